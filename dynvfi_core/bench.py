@@ -1,0 +1,131 @@
+"""``make bench``: speed and memory of every model and pipeline stage, as JSON + Markdown.
+
+Each model row runs in a fresh spawned process so that its peak resident memory is its own
+(CPU) and one model's caches do not speed up the next. Rows from other areas (DPA, collection,
+annotation app, VFIformer) are added when those modules are installed; a row that fails is
+recorded with its error instead of aborting the whole benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import platform
+import resource
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+RESOLUTIONS = ((256, 448), (720, 1280))
+MODELS = ("blend", "rife-v4.25", "rife-hdv3", "tta(rife-v4.25)", "ensemble(rife-v4.25,rife-hdv3)")
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _time_model(spec: str, h: int, w: int, reps: int) -> dict:
+    """ms/pair and peak memory of one model at one size (run inside a child process)."""
+    from dynvfi_core.models import create
+
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    model = create(spec)
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(1, 3, h, w, generator=g)
+    b = torch.roll(a, shifts=(3, 5), dims=(2, 3))
+    model.interpolate(a, b)  # warm-up: allocator, kernels
+    before = _rss_mb()
+    cuda = model.device.type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(reps):
+        model.interpolate(a, b)
+    if cuda:
+        torch.cuda.synchronize()
+    ms = 1000 * (time.perf_counter() - start) / reps
+    peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"ms_per_pair": ms, "peak_mb": peak, "rss_before_mb": before, "device": str(model.device)}
+
+
+def _child(target: Callable[..., dict], args: tuple, queue: mp.Queue) -> None:
+    try:
+        queue.put(("ok", target(*args)))
+    except BaseException as exc:  # reported in the results, not raised
+        queue.put(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"))
+
+
+def isolated(target: Callable[..., dict], *args: object) -> dict:
+    """Run ``target(*args)`` in a fresh spawned process and return its dict (or an error row)."""
+    ctx = mp.get_context("spawn")
+    queue: mp.Queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(target, args, queue))
+    proc.start()
+    status, payload = queue.get()
+    proc.join()
+    return payload if status == "ok" else {"error": payload.splitlines()[0]}
+
+
+def _optional_rows(quick: bool) -> list[dict]:
+    """Rows contributed by the other areas, when their modules exist."""
+    rows: list[dict] = []
+    extra: list[tuple[str, str, str, dict]] = [
+        ("dpa", "dynvfi_core.dpa.bench", "ms_per_pair_row", {}),
+        ("vfiformer (random weights)", "dynvfi_core.models.vfiformer", "bench_row", {}),
+        ("collect", "collect.bench", "bench_rows", {}),
+        ("annotate app", "annotate.bench", "bench_rows", {}),
+    ]
+    import importlib
+
+    for label, module, attr, kwargs in extra:
+        try:
+            fn = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError):
+            continue
+        result = isolated(fn, quick)
+        if "error" in result:
+            rows.append({"name": label, "error": result["error"]})
+        else:
+            rows.extend(result["rows"])
+    return rows
+
+
+def run_bench(out: Path, quick: bool = False) -> dict:
+    """Measure everything, write ``out/results.json`` and ``out/results.md``, return the dict."""
+    from tqdm import tqdm
+
+    resolutions = RESOLUTIONS[:1] if quick else RESOLUTIONS
+    reps = 2 if quick else 5
+    jobs = [(spec, h, w) for h, w in resolutions for spec in MODELS]
+    rows = []
+    for spec, h, w in tqdm(jobs, desc="bench", unit="row"):
+        r = isolated(_time_model, spec, h, w, reps)
+        rows.append({"name": spec, "resolution": f"{w}x{h}", **r})
+    rows.extend(_optional_rows(quick))
+    result = {
+        "machine": {"platform": platform.platform(), "cpu_threads": 2, "torch": torch.__version__,
+                    "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
+        "rows": rows,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(result, indent=1))
+    (out / "results.md").write_text(to_markdown(result))
+    print((out / "results.md").read_text())
+    return result
+
+
+def to_markdown(result: dict) -> str:
+    lines = ["# DynVFI benchmark", "", f"Machine: {result['machine']}", "",
+             "| name | resolution | ms/pair | peak MB | other |", "|---|---|---|---|---|"]
+    for r in result["rows"]:
+        other = {k: v for k, v in r.items() if k not in ("name", "resolution", "ms_per_pair", "peak_mb")}
+        ms = f"{r['ms_per_pair']:.1f}" if isinstance(r.get("ms_per_pair"), float) else ""
+        peak = f"{r['peak_mb']:.0f}" if isinstance(r.get("peak_mb"), float) else ""
+        extras = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in other.items())
+        lines.append(f"| {r['name']} | {r.get('resolution', '')} | {ms} | {peak} | {extras} |")
+    return "\n".join(lines) + "\n"

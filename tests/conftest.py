@@ -1,0 +1,63 @@
+"""Fixtures shared by every test area.
+
+- ``shared_data``: the real sample data in ``../shared/data`` (or ``$DYNVFI_SHARED_DATA``);
+  tests that use it are skipped where it is absent (a user's fresh clone).
+- ``tmp_home``: an isolated ``$DYNVFI_HOME`` / DB / data root, with the real weights visible.
+- ``require_weights(model)``: skip unless that model's verified weight file is installed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_WEIGHTS = Path(os.environ.get("DYNVFI_HOME", Path.home() / ".cache" / "dynvfi")).expanduser() / "weights"
+
+
+def shared_data_dir() -> Path | None:
+    """The sample-data folder, or None when this machine does not have it."""
+    env = os.environ.get("DYNVFI_SHARED_DATA")
+    path = Path(env) if env else REPO.parent / "shared" / "data"
+    return path if path.is_dir() else None
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    path = shared_data_dir()
+    if path is None:
+        pytest.skip("sample data ../shared/data is not on this machine")
+    return path
+
+
+@pytest.fixture
+def tmp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private DYNVFI_HOME (SQLite DB, data root) that still sees the installed weights."""
+    home = tmp_path / "home"
+    home.mkdir()
+    if REAL_WEIGHTS.is_dir():
+        (home / "weights").symlink_to(REAL_WEIGHTS, target_is_directory=True)
+    monkeypatch.setenv("DYNVFI_HOME", str(home))
+    monkeypatch.delenv("DYNVFI_DB", raising=False)
+    monkeypatch.delenv("DYNVFI_DATA", raising=False)
+    return home
+
+
+@pytest.fixture
+def require_weights() -> Callable[[str], Path]:
+    from dynvfi_core import weights
+
+    def _require(model: str) -> Path:
+        spec = weights.SPECS[model]
+        path = REAL_WEIGHTS / spec.model / spec.filename
+        if not path.is_file():
+            pytest.skip(f"weights for {model} not installed (run `make setup`)")
+        return path
+
+    return _require
