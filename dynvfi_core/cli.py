@@ -22,6 +22,7 @@ AREAS = (
     "annotate.cli",
     "train.cli",
     "dynvfi_core.route_cli",
+    "dynvfi_core.demo",
 )
 
 

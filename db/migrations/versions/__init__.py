@@ -1,0 +1,1 @@
+"""Alembic revisions (0001_initial first); a package so wheels ship them."""

