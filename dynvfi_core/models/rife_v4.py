@@ -1,0 +1,171 @@
+"""RIFE v4.25 (Practical-RIFE): a five-level intermediate-flow network for any timestep.
+
+Architecture (matches the released ``flownet.pkl`` key for key): a small feature head turns each
+frame into 4 feature channels at full resolution; five IFBlocks, widths 192/128/96/64/32, run
+coarse to fine at scales 16/8/4/2/1 (each divided by the user ``scale``). Each block sees both
+frames and their features backward-warped by the current flow, a constant timestep plane, the
+previous mask logit and 8 carried feature channels, and predicts a flow *residual* (4 channels:
+t->0 and t->1), a fresh mask logit and 8 new feature channels. The output is the mask-weighted
+mix of the two warped frames. There is no refinement network.
+
+Inputs are RGB in [0, 1] (the order the v4.25 reference pipeline feeds the network).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dynvfi_core import weights
+from dynvfi_core.errors import ConfigError
+from dynvfi_core.models.base import NetworkModel
+from dynvfi_core.models.warp import backward_warp
+
+#: user scales the network supports: the level sizes only stay integral for powers of two
+SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def load_state(model: str, drop_prefixes: tuple[str, ...] = (), strip_prefix: str = "") -> dict[str, torch.Tensor]:
+    """A model's verified checkpoint as a state dict, minus training-only tensors.
+
+    Raises :class:`~dynvfi_core.errors.MissingWeightsError` (via :func:`weights.require`) naming
+    the exact path when the file is absent, so users learn where to put it.
+    """
+    raw = torch.load(weights.require(model), map_location="cpu", weights_only=True)
+    state = {}
+    for key, value in raw.items():
+        if strip_prefix and key.startswith(strip_prefix):
+            key = key[len(strip_prefix):]
+        if not key.startswith(drop_prefixes):
+            state[key] = value
+    return state
+
+
+def check_scale(scale: float) -> float:
+    """Validate a user ``scale`` option (0.5 halves the flow resolution, e.g. for 4K input)."""
+    try:
+        value = float(scale)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"scale must be a number, got {scale!r}") from exc
+    if value not in SCALES:
+        raise ConfigError(f"scale must be one of {', '.join(str(s) for s in SCALES)}, got {scale}")
+    return value
+
+
+def _conv_lrelu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.LeakyReLU(0.2, inplace=True))
+
+
+class _FeatureHead(nn.Module):
+    """Frame -> 4 full-resolution feature channels (stride-2 convs, then a transposed conv back up)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cnn0 = nn.Conv2d(3, 16, 3, 2, 1)
+        self.cnn1 = nn.Conv2d(16, 16, 3, 1, 1)
+        self.cnn2 = nn.Conv2d(16, 16, 3, 1, 1)
+        self.cnn3 = nn.ConvTranspose2d(16, 4, 4, 2, 1)
+        self.act = nn.LeakyReLU(0.2, inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.cnn0(x))
+        x = self.act(self.cnn1(x))
+        x = self.act(self.cnn2(x))
+        return self.cnn3(x)
+
+
+class _ScaledResidual(nn.Module):
+    """``lrelu(conv(x) * beta + x)``: a residual conv whose branch has a learned per-channel gain."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, 1, 1)
+        self.beta = nn.Parameter(torch.ones(1, c, 1, 1))
+        self.act = nn.LeakyReLU(0.2, inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv(x) * self.beta + x)
+
+
+class _IFBlock(nn.Module):
+    """One level: resample the inputs to 1/scale, predict flow/mask/features, resample back."""
+
+    def __init__(self, cin: int, c: int) -> None:
+        super().__init__()
+        self.conv0 = nn.Sequential(_conv_lrelu(cin, c // 2, 2), _conv_lrelu(c // 2, c, 2))
+        self.convblock = nn.Sequential(*(_ScaledResidual(c) for _ in range(8)))
+        # 52 = 4 x 13 channels; PixelShuffle(2) turns them into 13 channels at twice the size
+        self.lastconv = nn.Sequential(nn.ConvTranspose2d(c, 4 * 13, 4, 2, 1), nn.PixelShuffle(2))
+
+    def forward(
+        self, x: torch.Tensor, flow: torch.Tensor | None, scale: float
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = F.interpolate(x, scale_factor=1.0 / scale, mode="bilinear", align_corners=False)
+        if flow is not None:
+            # flow is in pixels, so it shrinks with the image
+            small = F.interpolate(flow, scale_factor=1.0 / scale, mode="bilinear", align_corners=False) / scale
+            x = torch.cat((x, small), 1)
+        out = self.lastconv(self.convblock(self.conv0(x)))
+        out = F.interpolate(out, scale_factor=scale, mode="bilinear", align_corners=False)
+        return out[:, :4] * scale, out[:, 4:5], out[:, 5:]
+
+
+class IFNetV4(nn.Module):
+    """The v4.25 flow network on inputs whose sides are multiples of ``64 / min(scale, 1)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encode = _FeatureHead()
+        # block0: 2 frames (6) + 2 x 4 features + timestep = 15 channels;
+        # later blocks add mask (1) + carried features (8) + the current flow (4) = 28
+        self.block0 = _IFBlock(15, 192)
+        self.block1 = _IFBlock(28, 128)
+        self.block2 = _IFBlock(28, 96)
+        self.block3 = _IFBlock(28, 64)
+        self.block4 = _IFBlock(28, 32)
+
+    def forward(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        """Frame at per-sample time ``t`` (``(B,)``) between ``img0`` and ``img1``."""
+        n, _, h, w = img0.shape
+        tplane = t.to(img0.dtype).view(n, 1, 1, 1).expand(n, 1, h, w)
+        feats = self.encode(torch.cat((img0, img1), 0))
+        # frame and its features travel together: one warp per side per level
+        src = torch.cat((torch.cat((img0, img1), 0), feats.to(img0.dtype)), 1)
+        blocks = (self.block0, self.block1, self.block2, self.block3, self.block4)
+        levels = (16.0, 8.0, 4.0, 2.0, 1.0)
+
+        f0, f1 = feats.chunk(2)
+        flow, mask, carried = blocks[0](torch.cat((img0, img1, f0, f1, tplane), 1), None, levels[0] / scale)
+        for block, level in zip(blocks[1:], levels[1:]):
+            warped = self._warp_both(src, flow)
+            w0, w1 = warped.chunk(2)
+            x = torch.cat((w0[:, :3], w1[:, :3], w0[:, 3:], w1[:, 3:], tplane, mask, carried), 1)
+            dflow, mask, carried = block(x, flow, level / scale)
+            flow = flow + dflow
+        w0, w1 = self._warp_both(src[:, :3], flow).chunk(2)
+        m = torch.sigmoid(mask)
+        return w0 * m + w1 * (1 - m)
+
+    @staticmethod
+    def _warp_both(src: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+        """Warp the stacked ``[side0; side1]`` batch, side 0 by flow[:, :2] and side 1 by flow[:, 2:]."""
+        return backward_warp(src, torch.cat((flow[:, :2], flow[:, 2:4]), 0))
+
+
+class RIFEv425(NetworkModel):
+    """Practical-RIFE v4.25 with the released weights: arbitrary t, optional ``scale`` for big frames."""
+
+    name = "rife-v4.25"
+    arbitrary_t = True
+
+    def __init__(self, device: str | torch.device | None = None, scale: float = 1.0) -> None:
+        self.scale = check_scale(scale)
+        net = IFNetV4()
+        net.load_state_dict(load_state("rife-v4.25", drop_prefixes=("teacher.", "caltime.")), strict=True)
+        super().__init__(net, device)
+        # the coarsest level sees the frame at 1/(64/scale): sides must divide evenly
+        self.pad_multiple = max(64, int(64 / self.scale))
+
+    def _run(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.net(img0, img1, t, self.scale)
