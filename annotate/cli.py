@@ -1,0 +1,193 @@
+"""``dynvfi annotate ...``: interpolate, auto, serve, add-user, stats, export."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from dynvfi_core.errors import InputError
+from dynvfi_core.paths import data_root, default_db_url
+
+
+def _common(p: argparse.ArgumentParser, data: bool = True) -> None:
+    p.add_argument("--db", default=None, help="SQLAlchemy database URL (default: $DYNVFI_DB or the SQLite "
+                   "file under $DYNVFI_HOME)")
+    if data:
+        p.add_argument("--data-root", type=Path, default=None,
+                       help="root of the stored frames (default: $DYNVFI_DATA or $DYNVFI_HOME/data)")
+
+
+def _db(args: argparse.Namespace) -> str:
+    return args.db or default_db_url()
+
+
+def _root(args: argparse.Namespace) -> Path:
+    return args.data_root or data_root()
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from annotate import interpolate
+
+    rep = interpolate.run(_db(args), _root(args), args.model, args.batch_size, args.limit, args.device)
+    print(f"{rep.model}: interpolated {rep.done} triplets in {rep.seconds:.1f} s "
+          f"({rep.skipped_before} already done); perceptual metric: {rep.perceptual_metric or '-'}")
+    return 0
+
+
+def cmd_auto(args: argparse.Namespace) -> int:
+    from annotate import auto
+
+    if args.thresholds and args.quantiles:
+        raise InputError("give either --thresholds or --quantiles, not both")
+    thresholds = auto.parse_thresholds(args.thresholds) if args.thresholds else None
+    rep = auto.run(_db(args), args.metric, thresholds, args.model)
+    counts = ", ".join(f"{k}: {v}" for k, v in rep.counts.items())
+    print(f"{rep.annotator}: cut points {', '.join(f'{t:.4g}' for t in rep.thresholds)}; scores {counts}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from annotate.app import launch
+    from annotate.service import AnnotationService
+
+    with tempfile.TemporaryDirectory(prefix="dynvfi-zoom-") as cache:
+        service = AnnotationService(_db(args), _root(args), args.model, args.ratings, args.control_every,
+                                    cache_dir=Path(cache))
+        print(f"annotation app on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+        launch(service, args.host, args.port, block=True)
+    return 0
+
+
+def cmd_add_user(args: argparse.Namespace) -> int:
+    from annotate.store import add_user, ensure_schema
+    from db.engine import session_scope
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("repeat: ") != password:
+            raise InputError("the two passwords differ")
+    ensure_schema(_db(args))
+    with session_scope(_db(args)) as s:
+        add_user(s, args.name, password, update=args.update)
+    print(f"annotator '{args.name}' {'updated' if args.update else 'created'}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from annotate import stats
+    from annotate.report import print_report
+
+    result = stats.compute(_db(args))
+    if args.json:
+        text = json.dumps(result, indent=2)
+        if args.json == "-":
+            print(text)
+            return 0
+        Path(args.json).write_text(text)
+    print_report(result, items=args.items)
+    if args.plot:
+        from annotate.report import plot
+
+        print(f"plot written to {plot(result, args.plot)}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from annotate import export
+
+    df = export.training_table(_db(args), _root(args), args.labels, args.model, args.auto,
+                               exclude_rejected=args.exclude_rejected)
+    path = export.write(df, args.output, args.format)
+    print(f"{len(df)} labelled triplets written to {path}")
+    return 0
+
+
+def cmd_controls(args: argparse.Namespace) -> int:
+    from annotate import controls
+
+    if args.clear:
+        controls.clear_controls(_db(args))
+        print("all control marks removed")
+    answers: dict[int, int] = {}
+    for item in args.set or []:
+        tid, eq, score = item.partition("=")
+        if not eq or not tid.strip().isdigit() or not score.strip().isdigit():
+            raise InputError(f"--set takes TRIPLET_ID=SCORE, got '{item}'")
+        answers[int(tid)] = int(score)
+    if args.auto:
+        answers.update(controls.pick_auto(_db(args), args.auto))
+    if answers:
+        controls.set_controls(_db(args), answers)
+        print(f"{len(answers)} control items: " + ", ".join(f"#{t}={a}" for t, a in sorted(answers.items())))
+    return 0
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    from annotate.interpolate import DEFAULT_MODEL
+
+    top = subparsers.add_parser("annotate", help="interpolate, pre-score, label (web app), statistics, export")
+    sub = top.add_subparsers(dest="annotate_command", metavar="ACTION", required=True)
+
+    p = sub.add_parser("interpolate", help="run the reference model over every triplet not yet done")
+    _common(p)
+    p.add_argument("--model", default=DEFAULT_MODEL, help="model spec (default %(default)s)")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--limit", type=int, default=None, help="at most this many triplets")
+    p.add_argument("--device", default=None, help="cpu / cuda (default: CUDA when present)")
+    p.set_defaults(func=cmd_interpolate)
+
+    p = sub.add_parser("auto", help="store metric-based 1-4 pre-scores as pseudo-annotator auto:<metric>")
+    _common(p, data=False)
+    p.add_argument("--metric", choices=["perceptual", "psnr", "ssim"], default="perceptual")
+    p.add_argument("--thresholds", default=None, help="three increasing cut points a,b,c")
+    p.add_argument("--quantiles", action="store_true", help="cut at the quartiles of the collected set (default)")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.set_defaults(func=cmd_auto)
+
+    p = sub.add_parser("serve", help="the labelling web app")
+    _common(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--model", default=DEFAULT_MODEL, help="whose interpolated frames are rated")
+    p.add_argument("--ratings", type=int, default=3, help="ratings wanted per item (default %(default)s)")
+    p.add_argument("--control-every", type=int, default=10, help="every N-th item is a control item")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("add-user", help="create an annotator account (bcrypt-hashed password)")
+    _common(p, data=False)
+    p.add_argument("name")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.add_argument("--update", action="store_true", help="change the password of an existing account")
+    p.set_defaults(func=cmd_add_user)
+
+    p = sub.add_parser("controls", help="mark control items (known answers) mixed into every queue")
+    _common(p, data=False)
+    p.add_argument("--set", nargs="+", metavar="ID=SCORE", help="these triplets with these answers")
+    p.add_argument("--auto", type=int, default=0, metavar="N",
+                   help="N triplets on which auto:perceptual/psnr/ssim agree on 1 or 4")
+    p.add_argument("--clear", action="store_true", help="remove every control mark first")
+    p.set_defaults(func=cmd_controls)
+
+    p = sub.add_parser("stats", help="per-item CI, annotator quality, agreement, BT.500 screening")
+    _common(p, data=False)
+    p.add_argument("--json", default=None, metavar="PATH", help="also write the numbers as JSON ('-': stdout only)")
+    p.add_argument("--items", type=int, default=20, help="rows of the per-item table (default %(default)s)")
+    p.add_argument("--plot", default=None, metavar="PNG", help="write score distributions to this image")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("export", help="write the training table (CSV or Parquet)")
+    _common(p)
+    p.add_argument("--format", choices=["csv", "parquet"], default=None, help="default: from the suffix")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--labels", choices=["human", "auto", "human-over-auto"], default="human-over-auto")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--auto", default=None, help="pseudo-annotator of the pre-score (default auto:perceptual)")
+    p.add_argument("--exclude-rejected", action="store_true",
+                   help="leave out the votes of annotators rejected by the BT.500 screening")
+    p.set_defaults(func=cmd_export)

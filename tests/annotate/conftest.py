@@ -1,0 +1,216 @@
+"""Fixtures of the annotation tests: databases (SQLite, and PostgreSQL when installed) and datasets.
+
+``db_url`` is parametrised over SQLite and a real PostgreSQL server: the server is a throw-away
+cluster that the fixture initdb's in a temporary folder and starts on a free loopback port (as
+the ``postgres`` system user when the tests run as root). Without PostgreSQL binaries the
+PostgreSQL variants are skipped.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from db.engine import dispose_all, session_scope
+from db.models import Clip, Triplet
+
+UCF = "triplets/ucf101_dvf"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """URL prefix (``postgresql+psycopg://postgres@127.0.0.1:PORT``) of a private server."""
+    bindir = _pg_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install -y postgresql)")
+    as_root = os.geteuid() == 0
+    if as_root:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("PostgreSQL refuses to run as root and there is no 'postgres' user")
+    base = Path(tempfile.mkdtemp(prefix="dynvfi-pg-"))
+    data = base / "data"
+    run_as: list[str] = []
+    if as_root:
+        shutil.chown(base, "postgres", "postgres")
+        run_as = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    subprocess.run(run_as + [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
+                             "--no-sync", "-E", "UTF8"], check=True, capture_output=True)
+    opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    subprocess.run(run_as + [str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"),
+                             "-w", "start"], check=True, capture_output=True)
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:
+        dispose_all()
+        subprocess.run(run_as + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True, check=False)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _new_pg_db(prefix: str) -> str:
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(f"{prefix}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return f"{prefix}/{name}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_home: Path) -> Iterator[str]:
+    """An empty database with the current schema, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_home / 'test.sqlite'}"
+    else:
+        url = _new_pg_db(request.getfixturevalue("pg_server"))
+    from annotate.store import ensure_schema
+
+    ensure_schema(url)
+    yield url
+    dispose_all()
+
+
+@pytest.fixture
+def sqlite_url(tmp_home: Path) -> Iterator[str]:
+    from annotate.store import ensure_schema
+
+    url = f"sqlite:///{tmp_home / 'test.sqlite'}"
+    ensure_schema(url)
+    yield url
+    dispose_all()
+
+
+def add_triplets(db_url: str, rels: list[tuple[str, str, str]], size: tuple[int, int] = (256, 256),
+                 split_every: int = 4) -> list[int]:
+    """Clip + Triplet rows for frame paths (relative to the data root); returns the triplet ids."""
+    ids = []
+    with session_scope(db_url) as s:
+        for i, (p0, pg, p1) in enumerate(rels):
+            split = "val" if i % split_every == split_every - 1 else "train"
+            clip = Clip(key=f"test/{uuid.uuid4().hex}", source="local", uri=p0, split=split)
+            s.add(clip)
+            s.flush()
+            t = Triplet(clip_id=clip.id, frame0=0, stride=1 + i % 3, tier="native", width=size[1], height=size[0],
+                        path0=p0, path_gt=pg, path1=p1, motion_mean=float(i), motion_p95=float(2 * i),
+                        split=split)
+            s.add(t)
+            s.flush()
+            ids.append(t.id)
+    return ids
+
+
+def fake_dataset(db_url: str, n: int, model: str = "rife-v4.25") -> list[int]:
+    """Triplets with Interpolation rows but no files: enough for routing and vote tests."""
+    from db.annotation import Interpolation
+
+    ids = add_triplets(db_url, [(f"f/{i}/0.png", f"f/{i}/gt.png", f"f/{i}/1.png") for i in range(n)])
+    with session_scope(db_url) as s:
+        for k, tid in enumerate(ids):
+            s.add(Interpolation(triplet_id=tid, model=model, path=f"interp/{tid}.png", psnr=20.0 + k,
+                                ssim=0.5 + k / (2 * n), perceptual=0.5 - k / (2 * n),
+                                perceptual_metric="stlpips-alex", input_perceptual=0.3))
+    return ids
+
+
+def real_dataset(db_url: str, shared: Path, root: Path, n: int) -> list[int]:
+    """``n`` UCF101 triplets of the sample data copied under ``root`` and registered in the DB."""
+    srcs = sorted((shared / UCF).iterdir())[:n]
+    rels = []
+    for src in srcs:
+        dst = root / "triplets" / "ucf" / src.name
+        dst.mkdir(parents=True, exist_ok=True)
+        for f in ("frame_00.png", "frame_01_gt.png", "frame_02.png"):
+            shutil.copy(src / f, dst / f)
+        rel = f"triplets/ucf/{src.name}"
+        rels.append((f"{rel}/frame_00.png", f"{rel}/frame_01_gt.png", f"{rel}/frame_02.png"))
+    return add_triplets(db_url, rels)
+
+
+@pytest.fixture(scope="session")
+def _blend_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int]]:
+    """Built once per session: interpolating costs seconds (the perceptual metric on CPU)."""
+    from annotate import interpolate
+    from annotate.store import ensure_schema
+    env = os.environ.get("DYNVFI_SHARED_DATA")
+    shared = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    if not shared.is_dir():
+        pytest.skip("sample data ../shared/data is not on this machine")
+    base = tmp_path_factory.mktemp("blend-template")
+    url = f"sqlite:///{base / 'test.sqlite'}"
+    ensure_schema(url)
+    ids = real_dataset(url, shared, base / "data", 6)
+    interpolate.run(url, base / "data", "blend", batch_size=6, progress=False)
+    dispose_all()  # closing the last connection folds the WAL into the file
+    return base, ids
+
+
+@pytest.fixture
+def blend_dataset(_blend_template, tmp_home: Path) -> Iterator[tuple[str, Path, list[int]]]:
+    """Six real triplets with their ``blend`` interpolation, in a private copy of the DB and data.
+
+    The stored model name is ``blend``; tests that serve the app pass ``model="blend"`` so that
+    no RIFE weights are needed.
+    """
+    base, ids = _blend_template
+    shutil.copy(base / "test.sqlite", tmp_home / "test.sqlite")
+    shutil.copytree(base / "data", tmp_home / "data")
+    yield f"sqlite:///{tmp_home / 'test.sqlite'}", tmp_home / "data", ids
+    dispose_all()
+
+
+@pytest.fixture
+def make_fake_dataset():
+    """The :func:`fake_dataset` helper (tests cannot import this conftest as a module)."""
+    return fake_dataset
+
+
+@pytest.fixture
+def make_triplets():
+    """The :func:`add_triplets` helper."""
+    return add_triplets
+
+
+@pytest.fixture
+def app_url(blend_dataset) -> Iterator[tuple[str, str, str]]:
+    """The real app on a free loopback port over :func:`blend_dataset`, with user ``ann``.
+
+    Yields (base URL, DB URL, ann's password).
+    """
+    from annotate.app import launch
+    from annotate.service import AnnotationService
+    from annotate.store import add_user
+
+    url, root, _ids = blend_dataset
+    password = "correct horse battery"
+    with session_scope(url) as s:
+        add_user(s, "ann", password)
+    service = AnnotationService(url, root, model="blend")
+    port = _free_port()
+    demo = launch(service, "127.0.0.1", port, block=False)
+    yield f"http://127.0.0.1:{port}/", url, password
+    demo.close()
