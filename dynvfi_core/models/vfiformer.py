@@ -1,0 +1,228 @@
+"""VFIformer as a registered heavy model (``vfiformer`` in the registry).
+
+The network (:mod:`~dynvfi_core.models.vfiformer_net`) is an independent implementation of the
+published architecture whose state dict matches the official release key for key, so the
+official checkpoint ``net_220.pth`` loads strictly. That file cannot be installed from a package
+registry: users download it themselves (see :data:`WEIGHT_SPEC`) and either put it at
+``$DYNVFI_HOME/weights/vfiformer/net_220.pth`` (``dynvfi weights list`` prints the path) or
+pass ``vfiformer:checkpoint=/path/to/net_220.pth``.
+
+Options (registry spec ``vfiformer:key=value,...``):
+
+- ``checkpoint``: path of the checkpoint (default: the weights directory);
+- ``flow_scale``: 1 (default; the official Vimeo90K / UCF101 / Middlebury test protocol) or 0.5
+  (the official SNU-FILM protocol, ``FILM_test.py``: flow estimated on half-size frames,
+  upsampled, then the synthesis at full size), or 0.25 for very large frames.
+
+Reproducing the paper's Table I on SNU-FILM (official lists in ``../shared/data/snu_film_lists``)::
+
+    dynvfi route-eval --snu-film /data/SNU-FILM --snu-film-lists ../shared/data/snu_film_lists
+        --dpa DPA.ckpt --fast rife-v4.25 --heavy "vfiformer:flow_scale=0.5" --device cuda
+
+(one command line; the official checkpoint at the ``dynvfi weights list`` path).
+
+The network predicts the midpoint only; other timesteps go through the base class's recursive
+halving. It was trained on BGR frames, so channels are flipped on the way in and out.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dynvfi_core import weights
+from dynvfi_core.errors import ConfigError, DynVFIError, MissingWeightsError
+from dynvfi_core.models.base import NetworkModel
+from dynvfi_core.models.vfiformer_flow import resize_flow
+from dynvfi_core.models.vfiformer_net import PAD_MULTIPLE, VFIformerNet
+
+WEIGHT_SPEC = weights.WeightSpec(
+    model="vfiformer",
+    filename="net_220.pth",
+    sha256=None,
+    size=None,
+    note=(
+        "official VFIformer checkpoint pretrained_VFIformer/net_220.pth, downloaded by hand from the "
+        "Google Drive folder linked in the dvlab-research/VFIformer README; no hash is published"
+    ),
+)
+weights.register(WEIGHT_SPEC)
+
+#: the official state-dict layout (keys, shapes, dtypes) derived from the published definition
+MANIFEST_PATH = Path(__file__).with_name("data") / "vfiformer_manifest.json"
+#: ``flow_scale`` values that keep every pyramid level an integral size
+FLOW_SCALES = (1.0, 0.5, 0.25)
+#: keys under which training frameworks nest a state dict
+_WRAPPER_KEYS = ("state_dict", "params_ema", "params", "model", "net", "generator")
+
+
+def build_vfiformer_net(seed: int | None = None) -> VFIformerNet:
+    """A VFIformer network with random weights (for tests and benchmarks; touches no weight file).
+
+    ``seed`` makes the initialisation reproducible without disturbing the global RNG.
+    """
+    if seed is None:
+        return VFIformerNet().eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return VFIformerNet().eval()
+
+
+def _unwrap(raw: object, path: Path) -> dict[str, torch.Tensor]:
+    """The tensor dict inside a checkpoint, with any DataParallel ``module.`` prefix removed."""
+    state = raw
+    while isinstance(state, Mapping) and not any(isinstance(v, torch.Tensor) for v in state.values()):
+        inner = next((state[k] for k in _WRAPPER_KEYS if isinstance(state.get(k), Mapping)), None)
+        if inner is None:
+            break
+        state = inner
+    if not isinstance(state, Mapping) or not state:
+        raise DynVFIError(f"{path} does not contain a state dict (got {type(raw).__name__})")
+    clean: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        while key.startswith("module."):
+            key = key[len("module."):]
+        clean[key] = value
+    return clean
+
+
+def _describe_mismatch(expected: Mapping[str, torch.Tensor], got: Mapping[str, torch.Tensor]) -> str:
+    """One line listing missing / unexpected / wrongly shaped tensors (first few of each)."""
+    missing = [k for k in expected if k not in got]
+    unexpected = [k for k in got if k not in expected]
+    def shape(x: object) -> object:
+        return tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+
+    shapes = [f"{k} {shape(got[k])} != {shape(v)}" for k, v in expected.items() if k in got and shape(got[k]) != shape(v)]
+    parts = []
+    for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", shapes)):
+        if items:
+            more = f" (+{len(items) - 3} more)" if len(items) > 3 else ""
+            parts.append(f"{len(items)} {label}: {', '.join(items[:3])}{more}")
+    return "; ".join(parts)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
+    """The state dict of a checkpoint file (tensors only, no pickled code), ``module.`` stripped.
+
+    Raises :class:`MissingWeightsError` when the file is absent and :class:`DynVFIError` when it
+    cannot be read, before any network is built.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise MissingWeightsError(
+            f"VFIformer checkpoint not found at {path}: download {WEIGHT_SPEC.filename} ({WEIGHT_SPEC.note}) "
+            f"and pass its path, or put it at {WEIGHT_SPEC.path}"
+        )
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling errors come in many types; all mean "not a checkpoint"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DynVFIError(f"cannot read VFIformer checkpoint {path}: {reason}") from exc
+    return _unwrap(raw, path)
+
+
+def apply_checkpoint(net: nn.Module, state: Mapping[str, torch.Tensor], path: str | Path) -> None:
+    """Load ``state`` into ``net`` strictly; a mismatch is a one-line :class:`DynVFIError`."""
+    problem = _describe_mismatch(net.state_dict(), state)
+    if problem:
+        raise DynVFIError(f"{path} is not an official VFIformer checkpoint: {problem}")
+    net.load_state_dict(state, strict=True)
+
+
+def load_checkpoint(net: nn.Module, path: str | Path) -> None:
+    """Load an official VFIformer checkpoint file into ``net`` strictly."""
+    apply_checkpoint(net, read_checkpoint(path), path)
+
+
+def _check_flow_scale(value: object) -> float:
+    try:
+        scale = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"flow_scale must be a number, got {value!r}") from exc
+    if scale not in FLOW_SCALES:
+        raise ConfigError(f"flow_scale must be one of {', '.join(str(s) for s in FLOW_SCALES)}, got {value}")
+    return scale
+
+
+class VFIformerModel(NetworkModel):
+    """The official VFIformer (24,166,930 parameters; the paper rounds to 24.1M) as a :class:`VFIModel`."""
+
+    name = "vfiformer"
+    pad_multiple = PAD_MULTIPLE
+    min_side = PAD_MULTIPLE
+    arbitrary_t = False
+
+    def __init__(
+        self,
+        device: str | torch.device | None = None,
+        checkpoint: str | None = None,
+        flow_scale: float = 1.0,
+        *,
+        net: VFIformerNet | None = None,
+    ) -> None:
+        """Load the official checkpoint (``checkpoint`` or the weights directory).
+
+        ``net`` supplies an already built network instead (e.g. :func:`build_vfiformer_net` for
+        random-weight tests and benchmarks); no file is read then.
+        """
+        self.flow_scale = _check_flow_scale(flow_scale)
+        if net is None:
+            path = Path(checkpoint) if checkpoint else weights.require(WEIGHT_SPEC.model)
+            state = read_checkpoint(path)  # fails fast, before the network is built
+            net = VFIformerNet()
+            apply_checkpoint(net, state, path)
+        super().__init__(net, device)
+
+    def _flow_from_downscaled(self, img0: torch.Tensor, img1: torch.Tensor) -> torch.Tensor:
+        """Full-size flow estimated on frames shrunk by ``flow_scale`` (zero-padded back to the
+        network's multiple, as the official SNU-FILM script does), then upsampled."""
+        s = self.flow_scale
+        small0 = F.interpolate(img0, scale_factor=s, mode="bilinear", align_corners=False)
+        small1 = F.interpolate(img1, scale_factor=s, mode="bilinear", align_corners=False)
+        h, w = small0.shape[-2:]
+        ph, pw = self.pad_size(h, w)
+        small0 = F.pad(small0, (0, pw - w, 0, ph - h))
+        small1 = F.pad(small1, (0, pw - w, 0, ph - h))
+        flow = self.net.estimate_flow(small0, small1)[:, :, :h, :w]
+        return resize_flow(flow, 1.0 / s)
+
+    def _run(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        # t is always 0.5 here: the base class bisects towards other timesteps
+        bgr0, bgr1 = img0.flip(1), img1.flip(1)
+        flow = self._flow_from_downscaled(bgr0, bgr1) if self.flow_scale != 1.0 else None
+        return self.net(bgr0, bgr1, flow).flip(1)
+
+
+def bench_ms_per_pair(h: int = 256, w: int = 448, runs: int = 2) -> float:
+    """Median CPU milliseconds per midpoint at ``h x w`` with random weights on 2 threads."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        model = VFIformerModel(device="cpu", net=build_vfiformer_net(seed=0))
+        gen = torch.Generator().manual_seed(0)
+        a = torch.rand(1, 3, h, w, generator=gen)
+        b = torch.roll(a, shifts=(3, 5), dims=(2, 3))
+        model.interpolate(a, b)  # warm-up: allocator and kernel selection
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            model.interpolate(a, b)
+            times.append(time.perf_counter() - start)
+        return 1000 * statistics.median(times)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def bench_row(quick: bool = False) -> dict:
+    """The ``make bench`` row (``dynvfi_core.bench`` calls this in a fresh process)."""
+    ms = bench_ms_per_pair(256, 448, runs=1 if quick else 2)
+    params = sum(p.numel() for p in build_vfiformer_net().parameters())
+    return {"rows": [{"name": "vfiformer (random weights)", "resolution": "448x256", "ms_per_pair": ms,
+                      "device": "cpu", "threads": 2, "params_m": params / 1e6}]}
