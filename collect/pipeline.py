@@ -31,7 +31,6 @@ from collect.store import (
     done_signatures,
     save,
     shard_of,
-    split_of,
     summarize,
 )
 from collect.worker import ClipResult, ClipTask, process_clip
@@ -140,7 +139,7 @@ def collect(
             continue
         clip = by_key[result.key]
         with session_scope(url) as s:
-            report.triplets_added += save(s, clip, split_of(clip.group, config.splits), task.signature, result)
+            report.triplets_added += save(s, clip, config.splits, task.signature, result)
         report.clips_processed += 1
         bar.set_postfix(triplets=report.triplets_added)
     bar.close()

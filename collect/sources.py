@@ -45,6 +45,7 @@ class ClipSpec:
     media: str  # "video" | "frames" | "url"
     fps: float | None  # configured frame rate (overrides the container's)
     sampling: Sampling
+    split_unit: str = "clip"  # "clip": the group's split; "shot": each shot its own (store.shot_splits)
 
 
 def natural_key(name: str) -> list:
@@ -82,7 +83,7 @@ class Collector(ABC):
         key = _key(self.spec.kind, self.spec.name, rel)
         group = _key(self.spec.kind, self.spec.name, group_rel) if group_rel else key
         return ClipSpec(key=key, group=group, kind=self.spec.kind, uri=uri, media=media,
-                        fps=self.spec.fps, sampling=self.spec.sampling)
+                        fps=self.spec.fps, sampling=self.spec.sampling, split_unit=self.spec.split_unit)
 
     def _root(self) -> Path:
         root = Path(self.spec.path or "")

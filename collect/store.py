@@ -9,6 +9,7 @@ rule after each run (or shard) converges to the same result as one run over ever
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 from collections import Counter, defaultdict
@@ -44,15 +45,66 @@ def split_of(group: str, splits: tuple[tuple[str, float], ...]) -> str:
     return splits[-1][0]
 
 
+MIXED = "mixed"  # Clip.split of a shot-split clip whose triplets are in more than one split
+
+
+def shot_of(frame0: int, cuts: list[int]) -> int:
+    """0-based shot of a sample: the number of hard cuts at or before its first frame.
+
+    A cut at frame ``c`` means the content jumps between ``c-1`` and ``c``; samples never span
+    a cut, so all frames of a sample (and hence all its files) belong to one shot.
+    """
+    return bisect.bisect_right(cuts, frame0)
+
+
+def shot_splits(group: str, sizes: dict[int, int], splits: tuple[tuple[str, float], ...]) -> dict[int, str]:
+    """train/val/test of each shot of a clip (``split_unit: shot``), balanced within the clip.
+
+    ``sizes`` maps each shot number to its number of samples. The rule depends on the clip group's
+    key and these sizes alone, so shards, workers and run order never change it:
+
+    * A clip with fewer shots than splits of positive weight is one unit: every shot gets the
+      clip group's own split (:func:`split_of`), exactly as with ``split_unit: clip``.
+    * Otherwise the shots, sorted by a hash of ``<group>#shot<k>``, are dealt one by one to the
+      split furthest below its share of the clip's samples (``weight * samples - dealt``; ties go
+      to the larger weight, then to train, val, test), except that once the shots left are only
+      as many as the splits still without a shot, each goes to one of those. So every split of
+      positive weight gets at least one shot (a clip with >= 3 shots always feeds val and test)
+      and the splits' sample counts follow the weights as closely as whole shots allow.
+    """
+    if len(sizes) < len(splits):
+        return dict.fromkeys(sizes, split_of(group, splits))
+    total = sum(sizes.values())
+    dealt = {name: 0 for name, _ in splits}
+    shots = {name: 0 for name, _ in splits}
+    order = sorted(sizes, key=lambda k: (_unit(f"split:{group}#shot{k}"), k))
+    out: dict[int, str] = {}
+    for i, k in enumerate(order):
+        empty = [(name, w) for name, w in splits if shots[name] == 0]
+        choices = empty if len(order) - i <= len(empty) else splits
+        name = max(choices, key=lambda nw: (nw[1] * total - dealt[nw[0]], nw[1]))[0]
+        out[k] = name
+        dealt[name] += sizes[k]
+        shots[name] += 1
+    return out
+
+
 def shard_of(key: str, shards: int) -> int:
     """0-based shard of a clip; a function of the key alone, so N machines agree without talking."""
     return int(hashlib.sha256(("shard:" + key).encode()).hexdigest()[:15], 16) % shards
 
 
 def clip_signature(clip: ClipSpec, filters: Filters) -> str:
-    """What decides a clip's triplets; a clip stored with the same signature is not re-done."""
+    """What decides a clip's triplets; a clip stored with the same signature is not re-done.
+
+    ``split_unit: shot`` enters the payload (``clip`` does not, so signatures stored before the
+    option existed stay valid): switching the unit re-collects the clip, and :func:`save` then
+    re-splits all of its triplets, old ones included.
+    """
     payload = {"sampling": asdict(clip.sampling), "fps": clip.fps,
                "filters": {k: v for k, v in asdict(filters).items() if k != "dup_distance"}}
+    if clip.split_unit != "clip":
+        payload["split_unit"] = clip.split_unit
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -68,27 +120,53 @@ def done_signatures(session: Session, keys: list[str]) -> dict[str, str | None]:
     return out
 
 
-def save(session: Session, clip: ClipSpec, split: str, signature: str, result: ClipResult) -> int:
-    """Store a clip and its triplets (in the caller's transaction); returns the triplets added."""
+def save(session: Session, clip: ClipSpec, splits: tuple[tuple[str, float], ...], signature: str,
+         result: ClipResult) -> int:
+    """Store a clip and its triplets (in the caller's transaction); returns the triplets added.
+
+    Every triplet of the clip, stored earlier or now, gets the split the current ``split_unit``
+    assigns, so a re-run that changes the unit re-splits the clip in place (no duplicates).
+    """
+    clip_split = split_of(clip.group, splits)
     row = session.scalar(select(Clip).where(Clip.key == clip.key))
     old_samples: list = []
     if row is None:
-        row = Clip(key=clip.key, source=clip.kind, uri=clip.uri, split=split, group_key=clip.group)
+        row = Clip(key=clip.key, source=clip.kind, uri=clip.uri, split=clip_split, group_key=clip.group)
         session.add(row)
     else:
         old_samples = list(row.sample_hashes or [])
-    row.fps, row.width, row.height, row.num_frames = result.fps, result.width, result.height, result.num_frames
-    row.stats, row.signature = result.stats, signature
-    seen = {(f0, s) for f0, s, _ in result.samples}
-    row.sample_hashes = result.samples + [x for x in old_samples if (x[0], x[1]) not in seen]
     session.flush()
-    existing = {tuple(r) for r in session.execute(
-        select(Triplet.frame0, Triplet.stride, Triplet.tier).where(Triplet.clip_id == row.id))}
+    stored = list(session.scalars(select(Triplet).where(Triplet.clip_id == row.id)))
+    seen = {(f0, s) for f0, s, _ in result.samples}
+    samples = result.samples + [x for x in old_samples if (x[0], x[1]) not in seen]
+    stats = dict(result.stats)
+    if clip.split_unit == "shot":
+        cuts = stats.get("cuts", [])
+        sizes = Counter(shot_of(f0, cuts) for f0, _, _ in samples)
+        sizes.update({shot_of(t.frame0, cuts): 0 for t in stored})  # shots of legacy rows, if any
+        by_shot = shot_splits(clip.group, dict(sizes), splits)
+        stats["shot_splits"] = [[k, by_shot[k]] for k in sorted(by_shot)]
+        used = set(by_shot.values())
+        row.split = used.pop() if len(used) == 1 else (MIXED if used else clip_split)
+
+        def split_for(frame0: int) -> str:
+            return by_shot[shot_of(frame0, cuts)]
+    else:
+        row.split = clip_split
+
+        def split_for(frame0: int) -> str:
+            return clip_split
+    row.fps, row.width, row.height, row.num_frames = result.fps, result.width, result.height, result.num_frames
+    row.stats, row.signature, row.sample_hashes = stats, signature, samples
+    existing = set()
+    for t in stored:
+        existing.add((t.frame0, t.stride, t.tier))
+        t.split = split_for(t.frame0)
     added = 0
     for t in result.triplets:
         if (t.frame0, t.stride, t.tier) in existing:
             continue
-        session.add(Triplet(clip_id=row.id, split=row.split, **asdict(t)))
+        session.add(Triplet(clip_id=row.id, split=split_for(t.frame0), **asdict(t)))
         added += 1
     return added
 

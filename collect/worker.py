@@ -284,6 +284,8 @@ def _collect(task: ClipTask, writer_out: list[_FrameWriter]) -> ClipResult:
             "declared_frames": meta.declared_frames,
             "backend": meta.backend,
             "warnings": warnings,
+            # hard cuts of the decoded part: shot boundaries for ``split_unit: shot``
+            "cuts": sorted(cuts.cuts),
         }
         return result
     finally:

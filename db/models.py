@@ -58,7 +58,7 @@ class Clip(Base):
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     num_frames: Mapped[int | None] = mapped_column(Integer)
-    split: Mapped[str] = mapped_column(String(8))  # train | val | test
+    split: Mapped[str] = mapped_column(String(8))  # train | val | test, or "mixed" (split_unit: shot)
     # footage identity the split is drawn from (e.g. the Vimeo video of a sequence): no leakage
     group_key: Mapped[str | None] = mapped_column(String(512))
     # hash of the sampling/filter settings of the run that fully collected this clip; resume
@@ -100,7 +100,7 @@ class Triplet(Base):
     motion_mean: Mapped[float | None] = mapped_column(Float)
     motion_p95: Mapped[float | None] = mapped_column(Float)
     phash: Mapped[str | None] = mapped_column(String(32), index=True)  # 64-bit pHash of gt, hex
-    split: Mapped[str] = mapped_column(String(8), index=True)  # copied from the clip
+    split: Mapped[str] = mapped_column(String(8), index=True)  # the clip's split, or its shot's with split_unit: shot
     is_control: Mapped[bool] = mapped_column(Boolean, default=False)
     control_answer: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
