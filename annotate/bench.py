@@ -141,5 +141,14 @@ def next_item_latency(n_annotators: int = 10, votes_each: int = 10, n_items: int
             "n_requests": len(lat), "n_annotators": n_annotators}
 
 
+def bench_rows(quick: bool = False) -> dict:
+    """``make bench`` row: next-item latency with 10 concurrent annotators (3 in quick mode)."""
+    n = 3 if quick else 10
+    r = next_item_latency(n_annotators=n)
+    return {"rows": [{"name": f"annotate app, next item, {n} concurrent annotators", "resolution": "448x256",
+                      "ms_per_pair": r["median_ms"], "median_ms": r["median_ms"], "p95_ms": r["p95_ms"],
+                      "n_requests": r["n_requests"]}]}
+
+
 if __name__ == "__main__":
     print(next_item_latency())

@@ -8,8 +8,10 @@ recorded with its error instead of aborting the whole benchmark.
 
 from __future__ import annotations
 
+import importlib
 import json
 import multiprocessing as mp
+import os
 import platform
 import resource
 import time
@@ -56,7 +58,7 @@ def _time_model(spec: str, h: int, w: int, reps: int) -> dict:
 def _child(target: Callable[..., dict], args: tuple, queue: mp.Queue) -> None:
     try:
         queue.put(("ok", target(*args)))
-    except BaseException as exc:  # reported in the results, not raised
+    except Exception as exc:  # reported in the results, not raised
         queue.put(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"))
 
 
@@ -74,15 +76,13 @@ def isolated(target: Callable[..., dict], *args: object) -> dict:
 def _optional_rows(quick: bool) -> list[dict]:
     """Rows contributed by the other areas, when their modules exist."""
     rows: list[dict] = []
-    extra: list[tuple[str, str, str, dict]] = [
-        ("dpa", "dynvfi_core.dpa.bench", "ms_per_pair_row", {}),
-        ("vfiformer (random weights)", "dynvfi_core.models.vfiformer", "bench_row", {}),
-        ("collect", "collect.bench", "bench_rows", {}),
-        ("annotate app", "annotate.bench", "bench_rows", {}),
+    extra = [
+        ("dpa", "dynvfi_core.dpa.bench", "ms_per_pair_row"),
+        ("vfiformer (random weights)", "dynvfi_core.models.vfiformer", "bench_row"),
+        ("collect", "collect.bench", "bench_rows"),
+        ("annotate app", "annotate.bench", "bench_rows"),
     ]
-    import importlib
-
-    for label, module, attr, kwargs in extra:
+    for label, module, attr in extra:
         try:
             fn = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError):
@@ -99,6 +99,9 @@ def run_bench(out: Path, quick: bool = False) -> dict:
     """Measure everything, write ``out/results.json`` and ``out/results.md``, return the dict."""
     from tqdm import tqdm
 
+    # children read this at OpenMP start-up: with the default active spin-waiting, 2 threads on
+    # a 2-core machine that is doing anything else slow down by an order of magnitude
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     resolutions = RESOLUTIONS[:1] if quick else RESOLUTIONS
     reps = 2 if quick else 5
     jobs = [(spec, h, w) for h, w in resolutions for spec in MODELS]

@@ -88,7 +88,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         (f"interpolate every triplet with {DEMO_FAST}",
          ["annotate", "interpolate", "--db", db, "--data-root", data, "--model", DEMO_FAST]),
         ("automatic pre-scores (perceptual quartiles -> labels 1-4)",
-         ["annotate", "auto", "--db", db, "--data-root", data, "--metric", "perceptual", "--model", DEMO_FAST]),
+         ["annotate", "auto", "--db", db, "--metric", "perceptual", "--model", DEMO_FAST]),
         ("export the training table",
          ["annotate", "export", "--db", db, "--data-root", data, "--labels", "auto", "--model", DEMO_FAST,
           "-o", str(table)]),

@@ -1,0 +1,148 @@
+"""``dynvfi route-eval`` and ``dynvfi interpolate-video``: the routing sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from dynvfi_core.errors import ConfigError
+from dynvfi_core.routing.defaults import FAST_DEFAULT, HEAVY_DEFAULT
+from dynvfi_core.routing.report import print_route_table
+from dynvfi_core.routing.scorers import BUILTIN_SCORERS, MotionScorer, load_scorer, scorer_name
+
+FALLBACK_NOTE = ("note: no --dpa given; routing by the motion fallback scorer (mean DIS optical-flow "
+                 "magnitude), not by the trained difficulty model")
+
+
+def _add_rule(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--heavy-share", type=float, metavar="F",
+                   help="send this share of pairs (lowest scores) to the heavy model (default 1/3)")
+    g.add_argument("--threshold", type=float, metavar="T", help="pairs scoring below T go to the heavy model")
+    g.add_argument("--budget", type=float, metavar="B",
+                   help="target time as a fraction of heavy-only time (threshold calibrated on measured costs)")
+
+
+def _add_models(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dpa", type=Path, metavar="CKPT", help="trained VFI-DPA checkpoint (default: motion fallback)")
+    p.add_argument("--fast", default=FAST_DEFAULT, metavar="SPEC", help=f"fast model spec (default {FAST_DEFAULT})")
+    p.add_argument("--heavy", default=HEAVY_DEFAULT, metavar="SPEC",
+                   help=f"heavy model spec (default {HEAVY_DEFAULT}, chosen by measurement, see README)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    e = sub.add_parser("route-eval", help="fast vs heavy vs routed vs random vs oracle routing on triplets")
+    src = e.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", type=Path, metavar="PATH", help="triplet folder or list file (any eval-triplets layout)")
+    src.add_argument("--snu-film", type=Path, metavar="ROOT", help="SNU-FILM root (frames), evaluated per difficulty")
+    e.add_argument("--snu-film-lists", type=Path, metavar="DIR",
+                   help="folder with test-{easy,medium,hard,extreme}.txt (default: searched under ROOT)")
+    e.add_argument("--subsets", help="comma-separated SNU-FILM subsets (default: all four)")
+    e.add_argument("--root", type=Path, help="root that relative paths in a --data list file are resolved against")
+    e.add_argument("--group-by", choices=("subset", "motion"), default="subset",
+                   help="group results by the layout's subset key or by motion terciles")
+    e.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N triplets")
+    e.add_argument("--out", type=Path, default=Path("route-eval"), help="output folder (default: route-eval/)")
+    e.add_argument("--seed", type=int, default=0, help="seed of the random-routing draws")
+    e.add_argument("--compare", action="append", choices=sorted(BUILTIN_SCORERS), default=[],
+                   help="also route by this built-in scorer at the same heavy share, on the same model outputs")
+    _add_models(e)
+    _add_rule(e)
+    e.set_defaults(func=cmd_route_eval)
+
+    v = sub.add_parser("interpolate-video", help="routed frame-rate up-conversion of a video (cuts kept sharp)")
+    v.add_argument("input", type=Path)
+    v.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4, .mkv, .mov, .webm, .avi)")
+    v.add_argument("--factor", type=int, choices=(2, 4), default=2, help="frame-rate multiplier (default 2)")
+    v.add_argument("--batch-size", type=int, default=4)
+    v.add_argument("--cut-threshold", type=float, default=27.0, help="PySceneDetect content threshold (default 27)")
+    v.add_argument("--json", type=Path, help="also write the summary to this JSON file")
+    _add_models(v)
+    _add_rule(v)
+    v.set_defaults(func=cmd_interpolate_video)
+
+
+def _console() -> Console:
+    """A console that does not squeeze the wide tables to 80 columns when output goes to a file/pipe."""
+    return Console() if sys.stdout.isatty() else Console(width=140)
+
+
+def _scorer(args: argparse.Namespace, console: Console) -> object:
+    scorer = load_scorer(args.dpa, args.device)
+    if isinstance(scorer, MotionScorer):
+        console.print(FALLBACK_NOTE, style="yellow")
+    return scorer
+
+
+def _triplets(args: argparse.Namespace) -> list:
+    from dynvfi_core.triplets import discover
+
+    if args.snu_film:
+        from dynvfi_core.routing.snufilm import SUBSETS, load_snu_film
+
+        subsets = tuple(s.strip().lower() for s in args.subsets.split(",")) if args.subsets else SUBSETS
+        found = load_snu_film(args.snu_film, args.snu_film_lists, subsets)
+    else:
+        if args.subsets or args.snu_film_lists:
+            raise ConfigError("--subsets and --snu-film-lists apply to --snu-film only")
+        found = discover(args.data, args.root)
+    if args.limit is not None:
+        if args.limit < 1:
+            raise ConfigError(f"--limit must be at least 1, got {args.limit}")
+        found = found[: args.limit]
+    return found
+
+
+def cmd_route_eval(args: argparse.Namespace) -> int:
+    from dynvfi_core.routing.evaluate import route_eval
+
+    console = _console()
+    triplets = _triplets(args)
+    scorer = _scorer(args, console)
+    share = args.heavy_share if args.heavy_share is not None else (
+        1 / 3 if args.threshold is None and args.budget is None else None)
+    result = route_eval(triplets, scorer, args.fast, args.heavy, heavy_share=share, out_dir=args.out,
+                        seed=args.seed, threshold=args.threshold, budget=args.budget, group_by=args.group_by,
+                        device=args.device, compare={name: BUILTIN_SCORERS[name]() for name in args.compare})
+    print_route_table(result, console)
+    console.print(f"PSNR in dB; time/heavy includes scoring. Wrote {result['files']['markdown']}, "
+                  f"{result['files']['json']} and the quality-cost curve {result['files']['plot']}")
+    return 0
+
+
+def cmd_interpolate_video(args: argparse.Namespace) -> int:
+    from dynvfi_core.routing.video_job import interpolate_video
+    from dynvfi_core.video import probe
+
+    console = _console()
+    probe(args.input)  # a bad input fails here, before any model or DPA is loaded
+    scorer = _scorer(args, console)
+    s = interpolate_video(args.input, args.output, args.factor, scorer, args.fast, args.heavy,
+                          heavy_share=args.heavy_share, threshold=args.threshold, budget=args.budget,
+                          device=args.device, batch_size=args.batch_size, cut_threshold=args.cut_threshold)
+    console.print(f"{s['input']} ({s['frames_in']} frames, {s['fps_in']:.3f} fps) -> {s['output']} "
+                  f"({s['frames_out']} frames, {s['fps_out']:.3f} fps{', audio kept' if s['audio'] else ''})")
+    console.print(f"scene cuts: {len(s['cuts'])} (frames {s['cuts'][:10]}{' ...' if len(s['cuts']) > 10 else ''}); "
+                  f"scorer {scorer_name(scorer)}, rule {s['rule']}, threshold {s['threshold']:.4f}")
+    routes = Table(title="routes")
+    routes.add_column("route")
+    routes.add_column("pairs", justify="right")
+    for name, n in s["routes"].items():
+        routes.add_row(name, str(n))
+    stages = Table(title="time per stage")
+    stages.add_column("stage")
+    stages.add_column("seconds", justify="right")
+    for name, sec in s["seconds"].items():
+        stages.add_row(f"{name} ({s['scorer']})" if name == "dpa" else name, f"{sec:.2f}")
+    stages.add_row("total", f"{s['total_s']:.2f}")
+    console.print(routes, stages)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(s, indent=1))
+    return 0

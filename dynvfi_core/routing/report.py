@@ -1,0 +1,153 @@
+"""Route-eval output for people: a Markdown table and the quality-cost curve.
+
+The curve (PSNR against seconds per pair) shows what a table cannot: where the chosen operating
+point sits between the fast and heavy models, how far it is from the oracle curve, and how far
+above the random-routing line (random routing moves linearly from fast to heavy).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from rich.console import Console
+from rich.table import Table
+
+METHODS = ("fast", "heavy", "routed", "random", "oracle")
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.0f}%"
+
+
+def rule_text(result: dict) -> str:
+    """How the threshold was chosen, in words."""
+    rule = result["rule"]
+    th = f"threshold {result['threshold']:.4f}"
+    if rule == "heavy_share":
+        return f"heavy share {result['heavy_share']:.3f} of all pairs by score quantile -> {th}"
+    if rule == "budget":
+        return (f"budget {result['budget']:.3f} x heavy-only time -> {th} "
+                f"(calibrated time fraction {result['calibrated_time_fraction']:.3f})")
+    return f"fixed {th}"
+
+
+def markdown(result: dict) -> str:
+    """The whole report as Markdown: setup, one table per subset, and a summary table."""
+    cfg = result["config"]
+    lines = [
+        "# Dynamic VFI route evaluation",
+        "",
+        f"- fast model: `{cfg['fast']}`; heavy model: `{cfg['heavy']}`; scorer: `{cfg['scorer']}`",
+        f"- routing rule: {rule_text(result)}",
+        (f"- {cfg['n_pairs']} pairs on {cfg['device']} ({cfg['torch_threads']} torch threads); random routing = "
+        f"mean of {cfg['random_draws']} draws (seed {cfg['seed']}); oracle = the same number of heavy pairs, "
+        "those where the heavy model gains most PSNR (uses ground truth)"),
+        "- routed time includes scoring; s/pair is model time only (frames already decoded)",
+        "",
+        "## Summary",
+        "",
+        ("| subset | pairs | heavy fraction | fast PSNR | heavy PSNR | routed PSNR | random PSNR | oracle PSNR "
+        "| routed gain / oracle gain | random gain / oracle gain | time / heavy-only |"),
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in result["subsets"].items():
+        lines.append(
+            f"| {name} | {s['n_pairs']} | {s['routed']['heavy_fraction']:.3f} | {s['fast']['psnr']:.3f} | "
+            f"{s['heavy']['psnr']:.3f} | {s['routed']['psnr']:.3f} | {s['random']['psnr']:.3f} | "
+            f"{s['oracle']['psnr']:.3f} | {_pct(s['gain_share_of_oracle'])} | "
+            f"{_pct(s['random_gain_share_of_oracle'])} | {_pct(s['time_fraction_of_heavy'])} |"
+        )
+    if result.get("compared_thresholds"):
+        lines += ["", "## Routers compared at the same overall heavy share", "",
+                  "| subset | router | heavy fraction | PSNR | SSIM | s/pair | gain / oracle gain | time / heavy-only |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for name, s in result["subsets"].items():
+            rows = [(cfg["scorer"], s["routed"] | {"gain_share_of_oracle": s["gain_share_of_oracle"],
+                                                   "time_fraction_of_heavy": s["time_fraction_of_heavy"]})]
+            rows += list(s.get("routed_by", {}).items())
+            for router, r in rows:
+                lines.append(f"| {name} | {router} | {r['heavy_fraction']:.3f} | {r['psnr']:.3f} | {r['ssim']:.4f} | "
+                             f"{r['s_per_pair']:.4f} | {_pct(r['gain_share_of_oracle'])} | "
+                             f"{_pct(r['time_fraction_of_heavy'])} |")
+    for name, s in result["subsets"].items():
+        lines += ["", f"## {name} ({s['n_pairs']} pairs)", "",
+                  "| method | PSNR | SSIM | s/pair | heavy fraction |", "|---|---|---|---|---|"]
+        rows = [(m, s[m]) for m in METHODS] + [(f"routed by {k}", d) for k, d in s.get("routed_by", {}).items()]
+        for m, d in rows:
+            frac = d.get("heavy_fraction", 0.0 if m == "fast" else 1.0)
+            lines.append(f"| {m} | {d['psnr']:.4f} | {d['ssim']:.4f} | {d['s_per_pair']:.4f} | {frac:.3f} |")
+    if "plot" in result.get("files", {}):
+        lines += ["", f"Quality-cost curve: `{result['files']['plot']}`"]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(result: dict, path: Path) -> Path:
+    path.write_text(markdown(result))
+    return path
+
+
+def plot_sweep(result: dict, path: Path) -> Path:
+    """PSNR vs s/pair per subset: routed sweep, oracle curve, random line, fast/heavy/chosen points."""
+    names = list(result["subsets"])
+    cols = min(3, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.2 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        s, curve = result["subsets"][name], result["sweep"][name]
+        f, h, r = s["fast"], s["heavy"], s["routed"]
+        ax.plot([p["s_per_pair"] for p in curve], [p["psnr"] for p in curve], "o-", ms=3, color="tab:blue",
+                label=f"routed ({result['config']['scorer']}) sweep")
+        for k, (alt, curves) in enumerate(result.get("sweep_by", {}).items()):
+            c = curves[name]
+            ax.plot([p["s_per_pair"] for p in c], [p["psnr"] for p in c], "^-", ms=3, color=f"C{4 + k}",
+                     label=f"routed ({alt}) sweep")
+        ax.plot([p["oracle_s_per_pair"] for p in curve], [p["oracle_psnr"] for p in curve], "s--", ms=3,
+                color="tab:green", label="oracle at same heavy fraction")
+        ax.plot([f["s_per_pair"], h["s_per_pair"]], [f["psnr"], h["psnr"]], ":", color="gray", label="random routing")
+        ax.plot(f["s_per_pair"], f["psnr"], "o", ms=9, color="black", label="fast-only")
+        ax.plot(h["s_per_pair"], h["psnr"], "D", ms=8, color="tab:red", label="heavy-only")
+        ax.plot(r["s_per_pair"], r["psnr"], "*", ms=15, color="tab:orange",
+                label=f"chosen threshold (heavy {r['heavy_fraction']:.2f})")
+        ax.set_title(f"{name} ({s['n_pairs']} pairs)")
+        ax.set_xlabel("seconds per pair")
+        ax.set_ylabel("PSNR (dB)")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    axes.flat[len(names) - 1].legend(fontsize=7, loc="lower right")
+    cfg = result["config"]
+    fig.suptitle(f"fast {cfg['fast']} vs heavy {cfg['heavy']}")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def print_route_table(result: dict, console: Console) -> None:
+    """The summary rows of a route-eval result."""
+    table = Table(title=f"routed: {result['config']['scorer']}, threshold {result['threshold']:.4f}")
+    for col in ("subset", "pairs", "heavy frac", "fast", "heavy", "routed", "random", "oracle",
+                "gain/oracle", "time/heavy"):
+        table.add_column(col, justify="left" if col == "subset" else "right")
+    for name, s in result["subsets"].items():
+        share = s["gain_share_of_oracle"]
+        table.add_row(name, str(s["n_pairs"]), f"{s['routed']['heavy_fraction']:.2f}",
+                      *(f"{s[m]['psnr']:.2f}" for m in ("fast", "heavy", "routed", "random", "oracle")),
+                      "n/a" if share is None else f"{100 * share:.0f}%", f"{100 * s['time_fraction_of_heavy']:.0f}%")
+    console.print(table)
+    if result.get("compared_thresholds"):
+        cmp = Table(title="other routers at the same overall heavy share")
+        for col in ("subset", "router", "heavy frac", "PSNR", "gain/oracle", "time/heavy"):
+            cmp.add_column(col, justify="left" if col in ("subset", "router") else "right")
+        for name, s in result["subsets"].items():
+            for router, r in s["routed_by"].items():
+                share = r["gain_share_of_oracle"]
+                cmp.add_row(name, router, f"{r['heavy_fraction']:.2f}", f"{r['psnr']:.2f}",
+                            "n/a" if share is None else f"{100 * share:.0f}%", f"{100 * r['time_fraction_of_heavy']:.0f}%")
+        console.print(cmp)

@@ -1,0 +1,206 @@
+"""Routed frame-rate up-conversion of a whole video (``dynvfi interpolate-video``).
+
+Two decoding passes, so memory stays flat however long the video is:
+
+1. scan: decode every frame once, detect scene cuts and score every pair (the threshold for a
+   heavy share or a compute budget depends on the scores of the whole video);
+2. render: decode again, route each pair through :class:`DynamicVFI` in chunks, and write
+   ``factor`` output frames per input frame at ``fps * factor``; audio packets are copied
+   through as they are demuxed.
+
+Across a cut nothing is interpolated: the in-between slots repeat the frame nearest in time, so
+the cut stays sharp and the duration stays exactly that of the input.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from dynvfi_core.errors import ConfigError, InputError
+from dynvfi_core.models import VFIModel, create
+from dynvfi_core.routing.calibrate import calibrate_budget, threshold_for_share
+from dynvfi_core.routing.pipeline import SCORE_STAGE, DynamicVFI, score_pairs
+from dynvfi_core.routing.scorers import Scorer, scorer_name
+from dynvfi_core.video import DEFAULT_CUT_THRESHOLD, CutDetector, VideoWriter, decode_frames, demux, probe
+
+#: heavy share used when no routing rule is given
+DEFAULT_HEAVY_SHARE = 1 / 3
+#: pairs kept from the scan to measure each model's cost for --budget
+COST_SAMPLES = 2
+
+
+def timesteps_for(factor: int) -> list[float]:
+    """The in-between times of one input interval: 1/f, 2/f, ..., (f-1)/f."""
+    if factor < 2:
+        raise ConfigError(f"factor must be at least 2, got {factor}")
+    return [k / factor for k in range(1, factor)]
+
+
+def _scan(path: Path, scorer: Scorer, fps: Fraction, cut_threshold: float, batch_size: int,
+          progress: bool) -> tuple[int, list[int], np.ndarray, float, list[tuple[np.ndarray, np.ndarray]]]:
+    """Frame count, cuts, a score per pair (all pairs), scoring seconds, and a few sample pairs."""
+    det = CutDetector(fps, cut_threshold)
+    scores: list[np.ndarray] = []
+    score_s = 0.0
+    buf0: list[np.ndarray] = []
+    buf1: list[np.ndarray] = []
+    samples: list[tuple[np.ndarray, np.ndarray]] = []
+    prev = None
+
+    def flush() -> None:
+        nonlocal score_s
+        if buf0:
+            s, sec = score_pairs(scorer, buf0, buf1, batch_size)
+            scores.append(s)
+            score_s += sec
+            buf0.clear()
+            buf1.clear()
+
+    for frame in tqdm(decode_frames(path), desc="scan (cuts + scores)", unit="frame", disable=not progress):
+        det.push(frame)
+        if prev is not None:
+            buf0.append(prev)
+            buf1.append(frame)
+            if len(samples) < COST_SAMPLES:
+                samples.append((prev, frame))
+            if len(buf0) == batch_size:
+                flush()
+        prev = frame
+    flush()
+    n = det.n
+    if n < 2:
+        raise InputError(f"{path} has {n} decodable frame(s); interpolation needs at least 2")
+    return n, det.finish(), np.concatenate(scores), score_s, samples
+
+
+def measure_cost(model: VFIModel, pairs: Sequence[tuple[np.ndarray, np.ndarray]], timesteps: Sequence[float]) -> float:
+    """Seconds per pair (all timesteps) after one untimed warm-up run."""
+    a, b = pairs[0]
+    for t in timesteps:
+        model.interpolate_frames(a, b, t)
+    start = time.perf_counter()
+    for a, b in pairs:
+        for t in timesteps:
+            model.interpolate_frames(a, b, t)
+    return (time.perf_counter() - start) / len(pairs)
+
+
+def interpolate_video(
+    src: str | Path,
+    dst: str | Path,
+    factor: int,
+    scorer: Scorer,
+    fast_spec: str,
+    heavy_spec: str,
+    heavy_share: float | None = None,
+    threshold: float | None = None,
+    budget: float | None = None,
+    device: str | None = None,
+    batch_size: int = 4,
+    chunk: int = 16,
+    cut_threshold: float = DEFAULT_CUT_THRESHOLD,
+    progress: bool = True,
+) -> dict:
+    """Interpolate ``src`` to ``factor`` x its frame rate into ``dst``; returns a summary dict.
+
+    Routing rule: exactly one of ``heavy_share``, ``threshold``, ``budget`` (default: heavy
+    share 1/3 of the pairs, by score quantile). The budget is calibrated on this video's own
+    scores with model costs measured on its first pairs.
+    """
+    src, dst = Path(src), Path(dst)
+    if dst.resolve() == src.resolve():
+        raise InputError("output must not overwrite the input video")
+    if sum(x is not None for x in (heavy_share, threshold, budget)) > 1:
+        raise ConfigError("give at most one of --heavy-share, --threshold, --budget")
+    if heavy_share is None and threshold is None and budget is None:
+        heavy_share = DEFAULT_HEAVY_SHARE
+    ts = timesteps_for(factor)
+    info = probe(src)
+    wall = time.perf_counter()
+    n, cuts, scores, score_s, samples = _scan(src, scorer, info.fps, cut_threshold, batch_size, progress)
+    scan_s = time.perf_counter() - wall - score_s
+    crosses = np.zeros(n - 1, dtype=bool)
+    crosses[[c - 1 for c in cuts]] = True
+    valid = ~crosses
+    fast, heavy = create(fast_spec, device), create(heavy_spec, device)
+    rule: dict = {}
+    if threshold is not None:
+        rule = {"rule": "threshold"}
+    elif not valid.any():
+        threshold, rule = 0.0, {"rule": "none (every pair spans a cut)"}
+    elif heavy_share is not None:
+        threshold = threshold_for_share(scores[valid], heavy_share)
+        rule = {"rule": "heavy_share", "heavy_share": heavy_share}
+    else:
+        good = [p for p, ok in zip(samples, valid[:len(samples)], strict=False) if ok] or samples
+        calib_start = time.perf_counter()
+        costs = {"fast": measure_cost(fast, good, ts), "heavy": measure_cost(heavy, good, ts),
+                 SCORE_STAGE: score_s / (n - 1)}
+        cal = calibrate_budget(scores[valid], costs["fast"], costs["heavy"], costs[SCORE_STAGE], budget)
+        threshold = cal.threshold
+        rule = {"rule": "budget", "budget": budget, "expected_time_fraction": cal.time_fraction,
+                "budget_reachable": cal.reachable, "measured_s_per_pair": costs,
+                "calibration_s": time.perf_counter() - calib_start}
+    pipe = DynamicVFI(scorer, [fast, heavy], [threshold], batch_size=batch_size)
+    timings = {SCORE_STAGE: score_s, **{name: 0.0 for name in pipe.stage_names}}
+    routes = {name: 0 for name in pipe.stage_names} | {"cut (duplicated)": int(crosses.sum())}
+    out_fps = info.fps * factor
+    start = time.perf_counter()
+    model_s = 0.0
+    with VideoWriter(dst, info.width, info.height, out_fps, audio_from=src if info.has_audio else None) as writer, \
+            tqdm(total=n - 1, desc=f"interpolate x{factor}", unit="pair", disable=not progress) as bar:
+        frames: list[np.ndarray] = []
+        first = 0  # index of frames[0] in the video
+
+        def render(count: int) -> None:
+            """Interpolate pairs first..first+count-1 and write their frames (not the last one)."""
+            nonlocal model_s
+            idx = [k for k in range(count) if valid[first + k]]
+            res = pipe.run([(frames[k], frames[k + 1]) for k in idx], ts, scores=scores[[first + k for k in idx]])
+            for stage in pipe.stage_names:
+                timings[stage] += res.timings[stage]
+                model_s += res.timings[stage]
+            for name, c in res.route_counts().items():
+                routes[name] += c
+            inter = dict(zip(idx, res.frames))
+            for k in range(count):
+                writer.write(frames[k])
+                for j, t in enumerate(ts):
+                    writer.write(inter[k][j] if k in inter else frames[k] if t < 0.5 else frames[k + 1])
+            bar.update(count)
+
+        for kind, item in demux(src, with_audio=info.has_audio):
+            if kind == "audio":
+                writer.write_audio(item)
+                continue
+            frames.append(item)
+            if len(frames) == chunk + 1:
+                render(chunk)
+                first += chunk
+                frames = frames[-1:]
+        if first + len(frames) != n:
+            raise InputError(f"{src} decoded to {first + len(frames)} frames on the second pass but {n} on the "
+                             "first: the file is not stable to decode")
+        render(len(frames) - 1)
+        for _ in range(factor):  # the last frame holds for a whole input interval, as it did
+            writer.write(frames[-1])
+        frames_out = writer.n
+    render_s = time.perf_counter() - start
+    calibration = {"cost measurement (--budget)": rule["calibration_s"]} if "calibration_s" in rule else {}
+    timings = {"scan (decode + cut detection)": scan_s, **calibration, **timings,
+               "decode + encode (render pass)": render_s - model_s}
+    return {
+        "input": str(src), "output": str(dst), "factor": factor,
+        "fps_in": float(info.fps), "fps_out": float(out_fps),
+        "frames_in": n, "frames_out": frames_out, "cuts": cuts,
+        "interpolated_frames": int(valid.sum()) * (factor - 1),
+        "audio": info.has_audio, "scorer": scorer_name(scorer),
+        "threshold": float(threshold), **rule,
+        "routes": routes, "seconds": timings, "total_s": time.perf_counter() - wall,
+    }

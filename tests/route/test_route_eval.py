@@ -1,0 +1,159 @@
+"""route-eval: consistency of routed vs fast/heavy/random/oracle, files, seeds, SNU-FILM loading."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dynvfi_core.cli import main
+from dynvfi_core.errors import InputError
+from dynvfi_core.imageio import write_image
+from dynvfi_core.routing import MotionScorer
+from dynvfi_core.routing.evaluate import PairTable, evaluate_table, route_eval
+from dynvfi_core.routing.snufilm import load_snu_film
+
+METHODS = ("fast", "heavy", "routed", "random", "oracle")
+
+
+def test_routed_lies_between_fast_and_oracle(tmp_path: Path, tiny_triplets, diff_scorer, shift_model_spec) -> None:
+    res = route_eval(tiny_triplets, diff_scorer, "blend", shift_model_spec, heavy_share=1 / 3,
+                     out_dir=tmp_path / "out", seed=0, progress=False, compare={"motion": MotionScorer()})
+    s = res["subsets"]["all"]
+    assert set(METHODS) <= set(s)
+    for m in METHODS:
+        assert {"psnr", "ssim", "s_per_pair"} <= set(s[m])
+    assert s["routed"]["heavy_fraction"] == pytest.approx(4 / 12)
+    assert s["random"]["heavy_fraction"] == s["oracle"]["heavy_fraction"] == s["routed"]["heavy_fraction"]
+    assert s["heavy"]["psnr"] > s["fast"]["psnr"]  # the shift model really is the better one here
+    assert s["fast"]["psnr"] <= s["routed"]["psnr"] <= s["oracle"]["psnr"] + 1e-9
+    assert s["random"]["psnr"] <= s["oracle"]["psnr"] + 1e-9
+    assert s["fast"]["s_per_pair"] <= s["routed"]["s_per_pair"] <= s["heavy"]["s_per_pair"]
+    assert 0 <= s["gain_share_of_oracle"] <= 1
+    assert s["time_fraction_of_heavy"] == pytest.approx(s["routed"]["s_per_pair"] / s["heavy"]["s_per_pair"])
+    # more motion = lower score = heavy model: with this scorer routing beats random clearly
+    assert s["gain_share_of_oracle"] > s["random_gain_share_of_oracle"]
+    out = tmp_path / "out"
+    on_disk = json.loads((out / "results.json").read_text())
+    assert on_disk["subsets"]["all"]["routed"] == pytest.approx(s["routed"])
+    assert (out / "curve.png").stat().st_size > 10_000
+    md = (out / "results.md").read_text()
+    assert "| routed |" in md and "oracle" in md
+    sweep = res["sweep"]["all"]
+    assert sweep[0]["heavy_fraction"] == 0 and sweep[-1]["heavy_fraction"] == 1
+    assert sweep[-1]["psnr"] == pytest.approx(s["heavy"]["psnr"])
+    assert all(p["oracle_psnr"] >= p["psnr"] - 1e-9 for p in sweep)
+    # a compared router is evaluated on the same outputs at the same heavy share
+    other = s["routed_by"]["motion"]
+    assert other["heavy_fraction"] == pytest.approx(4 / 12)
+    assert s["fast"]["psnr"] <= other["psnr"] <= s["oracle"]["psnr"] + 1e-9
+    assert "routed by motion" in md and len(res["sweep_by"]["motion"]["all"]) == len(sweep)
+
+
+def _table(n: int, seed: int) -> PairTable:
+    rng = np.random.default_rng(seed)
+    fast = rng.uniform(25, 35, n)
+    return PairTable(ids=[str(i) for i in range(n)], subsets=["a" if i % 2 else "b" for i in range(n)],
+                     score=rng.uniform(size=n), motion=rng.uniform(0, 5, n), psnr_fast=fast,
+                     ssim_fast=rng.uniform(0.8, 0.9, n), psnr_heavy=fast + rng.normal(0.5, 1.0, n),
+                     ssim_heavy=rng.uniform(0.8, 0.9, n), t_score=np.full(n, 0.001),
+                     t_fast=rng.uniform(0.01, 0.02, n), t_heavy=rng.uniform(0.1, 0.2, n))
+
+
+def test_cached_evaluation_is_reproducible_and_seeded() -> None:
+    p = _table(90, seed=5)
+    a = evaluate_table(p, heavy_share=1 / 3, seed=7)
+    b = evaluate_table(p, heavy_share=1 / 3, seed=7)
+    c = evaluate_table(p, heavy_share=1 / 3, seed=8)
+    assert a == b
+    assert a["subsets"]["all"]["random"]["psnr"] != c["subsets"]["all"]["random"]["psnr"]
+    assert list(a["subsets"]) == ["b", "a", "all"]
+    assert sum(a["subsets"][g]["n_pairs"] for g in ("a", "b")) == 90
+    # the oracle is the best possible choice of that many heavy pairs
+    for g, s in a["subsets"].items():
+        assert s["oracle"]["psnr"] >= max(s["routed"]["psnr"], s["random"]["psnr"]) - 1e-9, g
+
+
+def test_motion_groups_and_rules() -> None:
+    p = _table(60, seed=2)
+    res = evaluate_table(p, threshold=0.5, group_by="motion")
+    assert list(res["subsets"]) == ["motion-low", "motion-mid", "motion-high", "all"]
+    assert [res["subsets"][g]["n_pairs"] for g in ("motion-low", "motion-mid", "motion-high")] == [20, 20, 20]
+    assert res["subsets"]["all"]["routed"]["heavy_fraction"] == pytest.approx((p.score < 0.5).mean())
+    budget = evaluate_table(p, budget=0.4)
+    assert budget["subsets"]["all"]["time_fraction_of_heavy"] <= 0.4 + 1e-9
+
+
+def _fake_snu_film(tmp_path: Path) -> tuple[Path, Path]:
+    """The official layout (data/SNU-FILM/test/...) with two triplets per list, frames 16x16."""
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    root = tmp_path / "unpacked" / "SNU-FILM"
+    for k, name in enumerate(("easy", "medium", "hard", "extreme")):
+        lines = []
+        for j in range(2):
+            seq = f"test/GOPRO_test/SEQ{k}{j}"
+            names = [f"{seq}/{i:06d}.png" for i in (1, 1 + 2 ** k, 1 + 2 ** (k + 1))]
+            for n, rel in enumerate(names):
+                write_image(root / rel, np.full((16, 16, 3), 40 * n + 10 * k, np.uint8))
+            lines.append(" ".join(f"data/SNU-FILM/{x}" for x in names))
+        (lists / f"test-{name}.txt").write_text("\n".join(lines) + "\n")
+    return root, lists
+
+
+def test_snu_film_loader_resolves_the_official_paths(tmp_path: Path) -> None:
+    root, lists = _fake_snu_film(tmp_path)
+    found = load_snu_film(root, lists)
+    assert [t.subset for t in found] == ["easy"] * 2 + ["medium"] * 2 + ["hard"] * 2 + ["extreme"] * 2
+    assert all(p.is_file() for t in found for p in (t.frame0, t.gt, t.frame1))
+    assert found[6].gt == root / "test/GOPRO_test/SEQ30/000009.png"
+    assert [t.subset for t in load_snu_film(root.parent, lists, ("hard",))] == ["hard", "hard"]
+
+
+def test_snu_film_missing_frames_are_reported(tmp_path: Path, shared_data: Path) -> None:
+    with pytest.raises(InputError, match="missing"):
+        load_snu_film(tmp_path, shared_data / "snu_film_lists")
+
+
+def test_cli_route_eval_on_snu_film_layout(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    root, lists = _fake_snu_film(tmp_path)
+    out = tmp_path / "re"
+    rc = main(["route-eval", "--snu-film", str(root), "--snu-film-lists", str(lists), "--fast", "blend",
+               "--heavy", "blend", "--out", str(out), "--heavy-share", "0.5"])
+    assert rc == 0
+    res = json.loads((out / "results.json").read_text())
+    assert list(res["subsets"]) == ["easy", "medium", "hard", "extreme", "all"]
+    assert res["config"]["scorer"] == "motion-fallback"
+    assert "motion fallback" in capsys.readouterr().out
+
+
+def test_dpa_checkpoint_plugs_into_the_router(tmp_path: Path) -> None:
+    from dynvfi_core.dpa import DPA, save_model
+    from dynvfi_core.routing import load_scorer
+
+    dpa = DPA.untrained(seed=0, device="cpu")
+    ckpt = save_model(tmp_path / "dpa.safetensors", dpa.model, dpa.cfg)
+    scorer = load_scorer(ckpt, device="cpu")
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, size=(2, 64, 96, 3), dtype=np.uint8)
+    scores = np.asarray(scorer.score_batch(frames, frames[::-1]))
+    assert scores.shape == (2,) and ((scores >= 0) & (scores <= 1)).all()
+    with pytest.raises(InputError, match="not found"):
+        load_scorer(tmp_path / "missing.safetensors")
+
+
+def test_demo_helper_runs_each_set(tmp_path: Path, tiny_triplets, triplet_factory,
+                                   capsys: pytest.CaptureFixture) -> None:
+    from dynvfi_core.routing import MotionScorer
+    from dynvfi_core.routing.demo import demo_route_eval
+
+    ucf_like = tmp_path / "ucf"
+    triplet_factory(ucf_like, [0, 3, 6, 1])
+    res = demo_route_eval({"test": tiny_triplets[:6], "empty": []}, MotionScorer(), tmp_path / "demo",
+                          fast_spec="blend", heavy_spec="blend", ucf101=ucf_like)
+    assert list(res) == ["test", "ucf101"]
+    assert (tmp_path / "demo" / "ucf101" / "results.json").is_file()
+    assert res["ucf101"]["subsets"]["all"]["n_pairs"] == 4
+    assert "plot:" in capsys.readouterr().out
