@@ -35,13 +35,14 @@ annotate: setup
 	$(DYNVFI) annotate serve $(ARGS)
 
 train: setup
-	$(DYNVFI) train $(ARGS)
+	$(DYNVFI) train $(or $(ARGS),--config demo)
 
+# Without ARGS: the held-out split of the last `make demo`, with its trained DPA.
 route-eval: setup
-	$(DYNVFI) route-eval $(ARGS)
+	$(DYNVFI) route-eval $(or $(ARGS),--data demo_out/test_lists --dpa demo_out/dpa/best.safetensors --compare motion --out demo_out/route_eval)
 
 bench: setup
-	$(DYNVFI) bench $(ARGS)
+	OMP_WAIT_POLICY=PASSIVE $(DYNVFI) bench $(ARGS)
 
 # Re-pin every dependency to what is installed now (after changing pyproject.toml).
 lock:

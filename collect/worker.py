@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from collect.analysis import (
+from dynvfi_core.analysis import (
     ANALYSIS_SHORT_SIDE,
     Motion,
     SceneCuts,

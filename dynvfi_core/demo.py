@@ -115,7 +115,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         console.print(Rule(f"route-eval: {title}"))
         start = time.perf_counter()
         code = dynvfi(["route-eval", "--data", str(data_path), "--dpa", str(ckpt), "--heavy-share", "0.3333",
-                       "--fast", DEMO_FAST, *heavy, "--out", str(dest)])
+                       "--fast", DEMO_FAST, *heavy, "--compare", "motion", "--out", str(dest)])
         timings[f"route-eval {title}"] = time.perf_counter() - start
         if code != 0:
             raise DynVFIError(f"route-eval on {title} failed (exit {code})")

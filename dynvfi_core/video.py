@@ -24,7 +24,7 @@ import av.error
 import cv2
 import numpy as np
 
-from collect.analysis import SceneCuts, analysis_size
+from dynvfi_core.analysis import SceneCuts, analysis_size
 from dynvfi_core.errors import InputError
 
 #: PySceneDetect's default content threshold; higher = fewer cuts
@@ -118,7 +118,7 @@ def demux(path: str | Path, with_audio: bool = True) -> Iterator[tuple[str, obje
 class CutDetector:
     """Scene cuts from frames pushed one at a time.
 
-    A thin adapter over the collection pipeline's detector (:class:`collect.analysis.SceneCuts`,
+    A thin adapter over the collection pipeline's detector (:class:`dynvfi_core.analysis.SceneCuts`,
     PySceneDetect's content detector with the flash filter off, on a copy whose short side is
     256 px), so that collection and interpolation agree on what a cut is. ``finish`` returns the
     indices of frames that START a new scene: the pair ``(k-1, k)`` spans a cut and must not be

@@ -1,0 +1,93 @@
+"""Architecture settings of the DPA network and its AHIQ-style baseline.
+
+One frozen dataclass describes a network completely; it is stored as JSON inside every
+``.safetensors`` checkpoint, so :meth:`dynvfi_core.dpa.DPA.load` rebuilds the exact network
+without a separate config file. Training settings live in ``train.config``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from dynvfi_core.errors import ConfigError
+
+ARCHS = ("dpa", "ahiq")
+ALIGNS = ("pixelshuffle", "interp")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Network hyper-parameters. The defaults are the full VFI-DPA: 4,374,649 parameters
+    (paper: 4.469M), 0.72 GMAC per pair at the 160x160 view (rife-v4.25 at 448x256: 2.55)."""
+
+    arch: str = "dpa"
+    #: every pair is resized to this (H, W) "view" before scoring; see dynvfi_core.dpa.preprocess
+    view: tuple[int, int] = (160, 160)
+    # -- Swin backbone (shared by both frames) ------------------------------------------------
+    #: timm architecture whose constructor builds the backbone; the dims below override it
+    swin_arch: str = "swin_tiny_patch4_window7_224"
+    #: stage-1 width; timm doubles it at every stage (C, 2C, 4C, 8C)
+    swin_embed: int = 40
+    swin_depths: tuple[int, int, int, int] = (1, 2, 4, 2)
+    swin_heads: tuple[int, int, int, int] = (1, 2, 4, 8)
+    swin_window: int = 5
+    #: optional local timm checkpoint (.pth/.safetensors) for the backbone; never downloaded
+    backbone_checkpoint: str | None = None
+    # -- fusion and head ----------------------------------------------------------------------
+    feat_dim: int = 64
+    fusion_dim: int = 96
+    #: how stage 4 is brought to stage-2 resolution: PixelShuffle (paper) or bilinear resize
+    align: str = "pixelshuffle"
+    #: add the temporal difference feature (frame-0 minus frame-1 features) to the fusion input
+    image_diff: bool = True
+    deform_impl: str = "native"
+    # -- AHIQ-style baseline (arch="ahiq"): ViT + ResNet features, AHIQ's fusion and head ----
+    ahiq_vit_embed: int = 192
+    ahiq_vit_depth: int = 5
+    ahiq_vit_heads: int = 3
+    ahiq_vit_patch: int = 16
+    ahiq_cnn: str = "resnet18"
+    #: channel widths of AHIQ's fusion/head (AHIQ itself: out 768, hidden 512, smoothing 1024)
+    ahiq_dims: tuple[int, int, int] = field(default=(192, 128, 256))
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ConfigError(f"model.arch must be one of {ARCHS}, got {self.arch!r}")
+        if self.align not in ALIGNS:
+            raise ConfigError(f"model.align must be one of {ALIGNS}, got {self.align!r}")
+        if len(self.view) != 2 or min(self.view) < 32 or any(v % 32 for v in self.view):
+            raise ConfigError(f"model.view must be (H, W), multiples of 32 and >= 32, got {self.view}")
+        if self.arch == "dpa":
+            for name in ("swin_depths", "swin_heads"):
+                if len(getattr(self, name)) != 4:
+                    raise ConfigError(f"model.{name} needs 4 values (one per Swin stage)")
+            if any(self.stage_width(i) % h for i, h in enumerate(self.swin_heads)):
+                raise ConfigError("each Swin stage width must be divisible by its number of heads")
+            if self.align == "pixelshuffle" and self.stage_width(3) % 16:
+                raise ConfigError("PixelShuffle(4) needs the stage-4 width to be a multiple of 16")
+
+    def stage_width(self, stage: int) -> int:
+        """Channels of Swin stage ``stage`` (0-based)."""
+        return self.swin_embed * 2**stage
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Build from a plain dict (YAML/JSON); lists become tuples, unknown keys are errors."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"unknown model setting(s): {', '.join(unknown)}")
+        clean = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**clean)
+
+    def replace(self, **changes: Any) -> ModelConfig:
+        return dataclasses.replace(self, **changes)

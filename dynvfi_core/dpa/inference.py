@@ -1,0 +1,88 @@
+"""The DPA inference API used by the router: ``DPA.load(path).score(frame0, frame1)``.
+
+Scores are on the normalised scale ``(s - 1) / 3`` of the 1..4 annotation, clipped to [0, 1]:
+1.0 = easy (the fast VFI model will do), 0.0 = hard. Frames of any size are accepted; each
+pair is resized to the model's view (see :mod:`dynvfi_core.dpa.preprocess`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from dynvfi_core.dpa.config import ModelConfig
+from dynvfi_core.dpa.factory import build_model, count_params, load_model
+from dynvfi_core.dpa.preprocess import normalise, pair_views
+from dynvfi_core.errors import InputError
+from dynvfi_core.models.base import pick_device
+
+
+def score_to_level(scores: np.ndarray) -> np.ndarray:
+    """Normalised scores -> nearest 1..4 level; exact halves round up (to the easier level)."""
+    return np.clip(np.floor(np.asarray(scores, dtype=np.float64) * 3.0 + 1.5), 1, 4).astype(int)
+
+
+class DPA:
+    """A difficulty pre-assessment model ready to score frame pairs."""
+
+    def __init__(self, model: nn.Module, cfg: ModelConfig, device: str | torch.device | None = None,
+                 batch_size: int = 16) -> None:
+        self.device = pick_device(device)
+        self.model = model.to(self.device).eval()
+        self.cfg = cfg
+        self.batch_size = batch_size
+        self.meta: dict[str, str] = {}
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | torch.device | None = None) -> DPA:
+        """Load a ``.safetensors`` checkpoint written by ``dynvfi train``."""
+        dev = pick_device(device)
+        model, cfg, meta = load_model(path, dev)
+        dpa = cls(model, cfg, dev)
+        dpa.meta = meta
+        return dpa
+
+    @classmethod
+    def untrained(cls, cfg: ModelConfig | None = None, device: str | torch.device | None = None,
+                  seed: int = 0) -> DPA:
+        """A randomly initialised DPA (benchmarks and tests: same cost, meaningless scores)."""
+        cfg = cfg or ModelConfig()
+        with torch.random.fork_rng(devices=[]):  # leave the caller's RNG stream untouched
+            torch.manual_seed(seed)
+            model = build_model(cfg)
+        return cls(model, cfg, device)
+
+    @property
+    def params(self) -> int:
+        return count_params(self.model)
+
+    def score(self, frame0: np.ndarray, frame1: np.ndarray) -> float:
+        """Normalised difficulty score of one pair (uint8 RGB ``(H, W, 3)``): 1 easy, 0 hard."""
+        return float(self.score_batch([frame0], [frame1])[0])
+
+    @torch.inference_mode()
+    def score_batch(self, frames0: Sequence[np.ndarray] | np.ndarray,
+                    frames1: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+        """Scores of many pairs (each pair may have its own size), as a float32 array in [0, 1]."""
+        if len(frames0) != len(frames1):
+            raise InputError(f"got {len(frames0)} first frames but {len(frames1)} second frames")
+        scores = np.empty(len(frames0), dtype=np.float32)
+        cuda = self.device.type == "cuda"
+        for start in range(0, len(frames0), self.batch_size):
+            views = [pair_views(a, b, self.cfg.view) for a, b in
+                     zip(frames0[start:start + self.batch_size], frames1[start:start + self.batch_size])]
+            x0 = normalise(torch.from_numpy(np.stack([v[0] for v in views])).to(self.device))
+            x1 = normalise(torch.from_numpy(np.stack([v[1] for v in views])).to(self.device))
+            with torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
+                out = self.model(x0, x1)["score"]
+            scores[start:start + len(views)] = out.float().clamp(0, 1).cpu().numpy()
+        return scores
+
+    @staticmethod
+    def to_level(score: float) -> int:
+        """Normalised score -> nearest 1..4 annotation level (4 = easiest)."""
+        return int(score_to_level(np.asarray([score]))[0])

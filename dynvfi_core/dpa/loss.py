@@ -1,0 +1,48 @@
+"""Training loss of the DPA: difficulty L1 plus the attention auxiliary term.
+
+The auxiliary term ties the *mean* of the spatial-attention map to the perceptual distance of
+the two input frames (precomputed per triplet, column ``input_perceptual``): inputs that differ
+a lot perceptually tend to move or change a lot, so the attention should spread over more of
+the frame. The paper names the ablation "MSE" but writes a norm; both are offered.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from dynvfi_core.errors import ConfigError
+
+AUX_KINDS = ("l1", "mse")
+
+
+def normalise_label(label: torch.Tensor) -> torch.Tensor:
+    """1..4 opinion score -> [0, 1] (higher = easier), the scale the network predicts."""
+    return (label - 1.0) / 3.0
+
+
+def dpa_loss(
+    out: dict[str, torch.Tensor],
+    target: torch.Tensor,
+    perceptual: torch.Tensor | None = None,
+    aux_weight: float = 0.0,
+    aux_kind: str = "l1",
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Total loss and its parts. ``target`` is already normalised to [0, 1]."""
+    if aux_kind not in AUX_KINDS:
+        raise ConfigError(f"aux_kind must be one of {AUX_KINDS}, got {aux_kind!r}")
+    main = F.l1_loss(out["score"].float(), target.float())
+    parts = {"l1": float(main.detach())}
+    total = main
+    if aux_weight > 0:
+        if perceptual is None:
+            raise ConfigError("the auxiliary loss needs the input_perceptual column")
+        attn_mean = out["attn"].float().mean(dim=(1, 2, 3))
+        known = torch.isfinite(perceptual)  # triplets without a perceptual distance add nothing
+        err = attn_mean - torch.nan_to_num(perceptual.float())
+        err = err.abs() if aux_kind == "l1" else err.square()
+        aux = (err * known).sum() / known.sum().clamp_min(1)
+        parts["aux"] = float(aux.detach())
+        total = total + aux_weight * aux
+    parts["total"] = float(total.detach())
+    return total, parts

@@ -1,0 +1,161 @@
+"""``dynvfi train`` and ``dynvfi dpa {eval,ablate,score}``.
+
+``python -m train.cli train --config ...`` is the same entry point, for ``torchrun``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from dynvfi_core.errors import DynVFIError, InputError
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--table", help="training table (.csv/.parquet) from `dynvfi annotate export`")
+    p.add_argument("--db", help="database URL to export the table from ('default' = DynVFI's DB)")
+    p.add_argument("--label-source", choices=("human", "auto", "human-over-auto"),
+                   help="labels to use with --db (default from the config)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set epochs=5 --set model.view=[224,224]")
+
+
+def _config(args: argparse.Namespace):
+    from train.config import load_config
+
+    overrides = list(args.overrides)
+    if args.table:
+        overrides.append(f"data.table={args.table}")
+    if args.db:
+        overrides += ["data.table=null", f"data.db={args.db}"]
+    if args.label_source:
+        overrides.append(f"data.label_source={args.label_source}")
+    if getattr(args, "out", None):
+        overrides.append(f"out_dir={args.out}")
+    return load_config(args.config, overrides)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from train.trainer import train
+
+    cfg = _config(args)
+    summary = train(cfg, resume=args.resume, stop_at=args.stop_at)
+    print(json.dumps({k: v for k, v in summary.items() if k != "test"}, indent=1, default=str))
+    if "test" in summary:
+        from train.evaluate import format_table
+
+        print(f"test split, best checkpoint ({cfg.out_dir}/test):")
+        print(format_table(summary["test"]))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from dynvfi_core.dpa.factory import load_model
+    from dynvfi_core.models.base import pick_device
+    from train.config import DataConfig
+    from train.data import load_table, split
+    from train.evaluate import evaluate, format_table
+
+    device = pick_device(args.device)
+    model, cfg, _ = load_model(args.checkpoint, device)
+    data = DataConfig(table=args.table, db=args.db, label_source=args.label_source or "human-over-auto")
+    df = split(load_table(data), args.split) if args.split != "all" else load_table(data)
+    if df.empty:
+        raise InputError(f"no rows in split '{args.split}'")
+    out = Path(args.out) if args.out else Path(args.checkpoint).with_suffix("").parent / f"eval_{args.split}"
+    result = evaluate(model, cfg, df, out, device, args.batch_size, timing=not args.no_timing,
+                      name=Path(args.checkpoint).name)
+    print(format_table(result))
+    print(f"written: {out / 'eval.json'}, {out / 'confusion.png'}")
+    return 0
+
+
+def cmd_ablate(args: argparse.Namespace) -> int:
+    from train.ablate import VARIANTS, run_ablation
+
+    cfg = _config(args)
+    names = None
+    if args.variants:
+        keys = {k.lower(): k for k in VARIANTS}
+        names = [keys.get(v.strip().lower(), v.strip()) for v in args.variants.split(",")]
+    out = Path(args.out or Path(cfg.out_dir) / "ablation")
+    run_ablation(cfg, out, names)
+    print((out / "table2.md").read_text())
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from dynvfi_core.dpa import DPA
+    from dynvfi_core.imageio import read_image
+
+    dpa = DPA.load(args.checkpoint, args.device)
+    if len(args.frames) % 2:
+        raise InputError("give frames in pairs: FRAME0 FRAME1 [FRAME0 FRAME1 ...]")
+    pairs = list(zip(args.frames[::2], args.frames[1::2]))
+    scores = dpa.score_batch([read_image(a) for a, _ in pairs], [read_image(b) for _, b in pairs])
+    for (a, b), s in zip(pairs, scores):
+        print(f"{s:.4f}\tlevel {DPA.to_level(float(s))}\t{a}\t{b}")
+    return 0
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``train`` and ``dpa`` on the ``dynvfi`` parser."""
+    p = subparsers.add_parser("train", help="train the VFI-DPA difficulty model")
+    p.add_argument("--config", default="demo", help="YAML file, or a bundled name: demo (CPU, minutes), default (full)")
+    p.add_argument("--out", help="run directory (overrides out_dir)")
+    p.add_argument("--resume", action="store_true", help="continue the run in the output directory")
+    p.add_argument("--stop-at", type=int, help="stop (resumably) after this global step")
+    _data_args(p)
+    p.set_defaults(func=cmd_train)
+
+    dpa = subparsers.add_parser("dpa", help="evaluate, ablate and run the DPA")
+    sub = dpa.add_subparsers(dest="dpa_command", metavar="ACTION", required=True)
+    e = sub.add_parser("eval", help="accuracy@0.125/0.25, MAE, SRCC, PLCC, confusion, params, speed")
+    e.add_argument("--checkpoint", required=True, help="a .safetensors file written by `dynvfi train`")
+    e.add_argument("--table")
+    e.add_argument("--db")
+    e.add_argument("--label-source", choices=("human", "auto", "human-over-auto"))
+    e.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
+    e.add_argument("--out", help="folder for eval.json, confusion.png, predictions.csv")
+    e.add_argument("--batch-size", type=int, default=32)
+    e.add_argument("--device")
+    e.add_argument("--no-timing", action="store_true", help="skip the ms/pair measurement")
+    e.set_defaults(func=cmd_eval)
+
+    a = sub.add_parser("ablate", help="train + evaluate the Table II variants, write a Markdown table")
+    a.add_argument("--config", default="demo")
+    a.add_argument("--out", help="output folder (default: <out_dir>/ablation)")
+    a.add_argument("--variants", help="comma-separated subset of the Table II rows: AHIQ, "
+                   "lightweight Swin backbone only, + PixelShuffle, + image difference, "
+                   "+ image difference + aux loss, full VFI-DPA")
+    _data_args(a)
+    a.set_defaults(func=cmd_ablate)
+
+    s = sub.add_parser("score", help="difficulty score of frame pairs (1 = easy, 0 = hard)")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--device")
+    s.add_argument("frames", nargs="+", metavar="FRAME", help="FRAME0 FRAME1 [FRAME0 FRAME1 ...]")
+    s.set_defaults(func=cmd_score)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m train.cli``), used under torchrun."""
+    import logging
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    parser = argparse.ArgumentParser(prog="train.cli")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except DynVFIError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
