@@ -129,7 +129,7 @@ def cmd_controls(args: argparse.Namespace) -> int:
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    from annotate.interpolate import DEFAULT_MODEL
+    from dynvfi_core.routing.defaults import FAST_DEFAULT as DEFAULT_MODEL
 
     top = subparsers.add_parser("annotate", help="interpolate, pre-score, label (web app), statistics, export")
     sub = top.add_subparsers(dest="annotate_command", metavar="ACTION", required=True)

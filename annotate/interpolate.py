@@ -31,10 +31,11 @@ from dynvfi_core.imageio import read_image, to_tensor, to_uint8, write_image
 from dynvfi_core.models.base import pick_device
 from dynvfi_core.models.registry import create
 from dynvfi_core.perceptual import get_metric
+from dynvfi_core.routing.defaults import FAST_DEFAULT
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "rife-v4.25"
+DEFAULT_MODEL = FAST_DEFAULT
 
 
 def model_dirname(spec: str) -> str:

@@ -5,9 +5,20 @@
 - :func:`~dynvfi_core.routing.evaluate.route_eval`: fast/heavy/routed/random/oracle comparison.
 """
 
-from dynvfi_core.routing.calibrate import assign_levels, calibrate_budget, threshold_for_share
-from dynvfi_core.routing.pipeline import DynamicVFI, RoutedResult
-from dynvfi_core.routing.scorers import MotionScorer, Scorer, load_scorer
+import importlib
 
-__all__ = ["DynamicVFI", "MotionScorer", "RoutedResult", "Scorer", "assign_levels", "calibrate_budget",
-           "load_scorer", "threshold_for_share"]
+#: public name -> defining module; imported on first use (PEP 562) so that building the CLI
+#: parser, which only needs the defaults, does not import torch
+_EXPORTS = {
+    "assign_levels": "calibrate", "calibrate_budget": "calibrate", "threshold_for_share": "calibrate",
+    "DynamicVFI": "pipeline", "RoutedResult": "pipeline",
+    "MotionScorer": "scorers", "Scorer": "scorers", "load_scorer": "scorers",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"dynvfi_core.routing.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'dynvfi_core.routing' has no attribute {name!r}")
