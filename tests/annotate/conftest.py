@@ -1,5 +1,9 @@
 """Fixtures of the annotation tests: databases (SQLite, and PostgreSQL when installed) and datasets.
 
+The datasets that the app, interpolation and export tests use are synthetic (a seeded texture
+panned between frames, with a sprite moving on its own path) so that those tests run on a fresh
+clone without ``../shared/data``; only tests whose claim needs real footage use the UCF101 sample.
+
 ``db_url`` is parametrised over SQLite and a real PostgreSQL server: the server is a throw-away
 cluster that the fixture initdb's in a temporary folder and starts on a free loopback port (as
 the ``postgres`` system user when the tests run as root). Without PostgreSQL binaries the
@@ -19,6 +23,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -26,6 +31,9 @@ from db.engine import dispose_all, session_scope
 from db.models import Clip, Triplet
 
 UCF = "triplets/ucf101_dvf"
+#: Frame names of one triplet folder, as in the sample data and in `collect`'s output.
+FRAME_NAMES = ("frame_00.png", "frame_01_gt.png", "frame_02.png")
+SYNTH_SIZE = 256  # the UCF101 sample triplets are 256x256
 
 
 def _free_port() -> int:
@@ -144,42 +152,137 @@ def real_dataset(db_url: str, shared: Path, root: Path, n: int) -> list[int]:
     for src in srcs:
         dst = root / "triplets" / "ucf" / src.name
         dst.mkdir(parents=True, exist_ok=True)
-        for f in ("frame_00.png", "frame_01_gt.png", "frame_02.png"):
+        for f in FRAME_NAMES:
             shutil.copy(src / f, dst / f)
         rel = f"triplets/ucf/{src.name}"
-        rels.append((f"{rel}/frame_00.png", f"{rel}/frame_01_gt.png", f"{rel}/frame_02.png"))
+        rels.append(tuple(f"{rel}/{f}" for f in FRAME_NAMES))
     return add_triplets(db_url, rels)
 
 
-@pytest.fixture(scope="session")
-def _blend_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int]]:
-    """Built once per session: interpolating costs seconds (the perceptual metric on CPU)."""
+def _texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """Colour noise summed over several scales, plus hard-edged shapes: flow is well defined.
+
+    Pure white noise would make every blend look equally bad and give optical-flow nets nothing
+    smooth to match; a flat image would make the blend exact. Multi-scale noise with edges sits
+    between, like natural footage.
+    """
+    import cv2
+
+    img = np.zeros((height, width, 3), np.float32)
+    for cell, weight in ((4, 0.25), (16, 0.35), (64, 0.4)):
+        small = rng.random((height // cell + 2, width // cell + 2, 3), dtype=np.float32)
+        img += weight * cv2.resize(small, (width + 2 * cell, height + 2 * cell),
+                                   interpolation=cv2.INTER_CUBIC)[cell:cell + height, cell:cell + width]
+    img = np.clip(img * 255, 0, 255).astype(np.uint8)
+    for _ in range(12):
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        x, y = (int(v) for v in rng.integers(0, (width, height)))
+        if rng.random() < 0.5:
+            cv2.circle(img, (x, y), int(rng.integers(6, 30)), colour, -1, lineType=cv2.LINE_AA)
+        else:
+            w, h = (int(v) for v in rng.integers(8, 50, 2))
+            cv2.rectangle(img, (x, y), (x + w, y + h), colour, -1)
+    return img
+
+
+def synthetic_triplet(seed: int, pan: tuple[int, int], sprite_step: tuple[int, int],
+                      size: int = SYNTH_SIZE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(frame0, gt, frame1) with exact linear motion, so the ground truth is the true midpoint.
+
+    The background pans by ``pan`` pixels per frame and a textured disc moves by ``sprite_step``
+    over it: two motions in one frame, as in real clips, rather than one global shift.
+    """
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    margin = max(abs(v) for v in (*pan, *sprite_step)) + 2
+    canvas = _texture(rng, size + 2 * margin, size + 2 * margin)
+    sprite = _texture(rng, 64, 64)
+    mask = np.zeros((64, 64), np.uint8)
+    cv2.circle(mask, (32, 32), 30, 1, -1)
+    start = rng.integers(margin, size - 64 - margin, 2)
+    frames = []
+    for k in (-1, 0, 1):
+        y0, x0 = margin + k * pan[0], margin + k * pan[1]
+        frame = canvas[y0:y0 + size, x0:x0 + size].copy()
+        sy, sx = int(start[0] + k * sprite_step[0]), int(start[1] + k * sprite_step[1])
+        region = frame[sy:sy + 64, sx:sx + 64]
+        region[mask > 0] = sprite[mask > 0]
+        frames.append(frame)
+    return frames[0], frames[1], frames[2]
+
+
+def synthetic_dataset(db_url: str, root: Path, n: int) -> list[int]:
+    """``n`` synthetic triplets written as PNG under ``root`` and registered in the DB.
+
+    Each triplet has its own texture and motion (1 to n+ pixels per frame), so metric values
+    differ between triplets, as quartile-based pre-scores need.
+    """
+    from dynvfi_core.imageio import write_image
+
+    rels = []
+    for i in range(n):
+        pan = (i % 3 - 1, 1 + i)  # small vertical, growing horizontal pan
+        step = (2 + i, -(1 + i // 2))  # the sprite moves its own way
+        rel = f"triplets/synthetic/{i:03d}"
+        for name, frame in zip(FRAME_NAMES, synthetic_triplet(1000 + i, pan, step)):
+            write_image(root / rel / name, frame)
+        rels.append(tuple(f"{rel}/{name}" for name in FRAME_NAMES))
+    return add_triplets(db_url, rels, size=(SYNTH_SIZE, SYNTH_SIZE))
+
+
+def _build_blend_template(base: Path, fill) -> tuple[Path, list[int]]:
+    """A DB + data root holding six triplets and their ``blend`` interpolation."""
     from annotate import interpolate
     from annotate.store import ensure_schema
-    env = os.environ.get("DYNVFI_SHARED_DATA")
-    shared = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    if not shared.is_dir():
-        pytest.skip("sample data ../shared/data is not on this machine")
-    base = tmp_path_factory.mktemp("blend-template")
+
     url = f"sqlite:///{base / 'test.sqlite'}"
     ensure_schema(url)
-    ids = real_dataset(url, shared, base / "data", 6)
+    ids = fill(url, base / "data", 6)
     interpolate.run(url, base / "data", "blend", batch_size=6, progress=False)
     dispose_all()  # closing the last connection folds the WAL into the file
     return base, ids
 
 
+@pytest.fixture(scope="session")
+def _blend_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int]]:
+    """Built once per session: interpolating costs seconds (the perceptual metric on CPU)."""
+    return _build_blend_template(tmp_path_factory.mktemp("blend-template"), synthetic_dataset)
+
+
+@pytest.fixture(scope="session")
+def _real_blend_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int]]:
+    """As :func:`_blend_template` but from the UCF101 sample; skips where it is absent."""
+    env = os.environ.get("DYNVFI_SHARED_DATA")
+    shared = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    if not shared.is_dir():
+        pytest.skip("sample data ../shared/data is not on this machine")
+    return _build_blend_template(tmp_path_factory.mktemp("real-blend-template"),
+                                 lambda url, root, n: real_dataset(url, shared, root, n))
+
+
+def _private_copy(template: tuple[Path, list[int]], home: Path) -> tuple[str, Path, list[int]]:
+    base, ids = template
+    shutil.copy(base / "test.sqlite", home / "test.sqlite")
+    shutil.copytree(base / "data", home / "data")
+    return f"sqlite:///{home / 'test.sqlite'}", home / "data", ids
+
+
 @pytest.fixture
 def blend_dataset(_blend_template, tmp_home: Path) -> Iterator[tuple[str, Path, list[int]]]:
-    """Six real triplets with their ``blend`` interpolation, in a private copy of the DB and data.
+    """Six synthetic triplets with their ``blend`` interpolation, in a private copy of the DB and data.
 
     The stored model name is ``blend``; tests that serve the app pass ``model="blend"`` so that
     no RIFE weights are needed.
     """
-    base, ids = _blend_template
-    shutil.copy(base / "test.sqlite", tmp_home / "test.sqlite")
-    shutil.copytree(base / "data", tmp_home / "data")
-    yield f"sqlite:///{tmp_home / 'test.sqlite'}", tmp_home / "data", ids
+    yield _private_copy(_blend_template, tmp_home)
+    dispose_all()
+
+
+@pytest.fixture
+def real_blend_dataset(_real_blend_template, tmp_home: Path) -> Iterator[tuple[str, Path, list[int]]]:
+    """As :func:`blend_dataset` with six real UCF101 triplets; skips without the sample data."""
+    yield _private_copy(_real_blend_template, tmp_home)
     dispose_all()
 
 
