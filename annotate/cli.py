@@ -102,7 +102,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from annotate import export
 
     df = export.training_table(_db(args), _root(args), args.labels, args.model, args.auto,
-                               exclude_rejected=args.exclude_rejected)
+                               exclude_rejected=args.exclude_rejected, heavy_model=args.heavy_model)
     path = export.write(df, args.output, args.format)
     print(f"{len(df)} labelled triplets written to {path}")
     return 0
@@ -190,4 +190,6 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--auto", default=None, help="pseudo-annotator of the pre-score (default auto:perceptual)")
     p.add_argument("--exclude-rejected", action="store_true",
                    help="leave out the votes of annotators rejected by the BT.500 screening")
+    p.add_argument("--heavy-model", default=None, metavar="SPEC",
+                   help="add heavy_gain = PSNR of SPEC minus PSNR of --model (target of `train --set target=gain`)")
     p.set_defaults(func=cmd_export)

@@ -4,6 +4,11 @@
 automatic pre-score, or the human mean where a triplet has votes and the pre-score elsewhere.
 Triplets without a label under the chosen source are left out (the trainer cannot use them).
 Frame paths are absolute so the table works from any working directory.
+
+With ``heavy_model`` the table gains a column ``heavy_gain``: that model's PSNR minus the
+reference model's, per triplet (NaN where either is missing). It is the training target of the
+opt-in gain-predicting DPA (``target: gain``), which routes by *which model will do better*
+rather than by how hard the pair is.
 """
 
 from __future__ import annotations
@@ -48,13 +53,22 @@ def _auto_scores(s, auto: str | None) -> tuple[str | None, dict[int, int]]:
     return auto, {tid: score for tid, score in rows}
 
 
+def _psnr_by_triplet(s, model: str) -> dict[int, float]:
+    """PSNR of every stored interpolation by ``model``, keyed by triplet id."""
+    rows = s.execute(select(Interpolation.triplet_id, Interpolation.psnr).where(Interpolation.model == model))
+    return {tid: float(v) for tid, v in rows if v is not None}
+
+
 def training_table(db_url: str, data_root: str | Path, label_source: str = "human-over-auto",
                    model: str = DEFAULT_MODEL, auto: str | None = None,
-                   exclude_rejected: bool = False) -> pd.DataFrame:
+                   exclude_rejected: bool = False, heavy_model: str | None = None) -> pd.DataFrame:
     """The table described in the module docstring, with the columns in :data:`COLUMNS`.
 
     ``exclude_rejected`` drops the votes of annotators that the BT.500 screening rejects.
+    ``heavy_model`` appends ``heavy_gain`` (dB of ``heavy_model`` over ``model``).
     """
+    if heavy_model is not None and heavy_model == model:
+        raise ConfigError(f"--heavy-model must differ from the reference model '{model}'")
     if label_source not in LABEL_SOURCES:
         raise ConfigError(f"label source must be one of {', '.join(LABEL_SOURCES)}, got '{label_source}'")
     ensure_schema(db_url)
@@ -74,6 +88,10 @@ def training_table(db_url: str, data_root: str | Path, label_source: str = "huma
         rows = s.execute(select(Triplet, Interpolation).outerjoin(
             Interpolation, (Interpolation.triplet_id == Triplet.id) & (Interpolation.model == model))
             .order_by(Triplet.id)).all()
+        heavy_psnr = _psnr_by_triplet(s, heavy_model) if heavy_model is not None else {}
+        if heavy_model is not None and not heavy_psnr:
+            raise InputError(f"no interpolations by '{heavy_model}' in the database: run "
+                             f"`dynvfi annotate interpolate --model \"{heavy_model}\"` first")
         records = []
         for t, interp in rows:
             human = items.loc[t.id] if t.id in items.index else None
@@ -99,6 +117,9 @@ def training_table(db_url: str, data_root: str | Path, label_source: str = "huma
                 "rife_ssim": interp.ssim if interp else np.nan,
             })
     df = pd.DataFrame.from_records(records, columns=COLUMNS)
+    if heavy_model is not None:
+        heavy = df["triplet_id"].map(heavy_psnr).astype("float64")
+        df["heavy_gain"] = heavy - df["rife_psnr"].astype("float64")
     unlabeled = int(df["label"].isna().sum())
     if unlabeled:
         log.info("%d of %d triplets have no %s label and are left out", unlabeled, len(df), label_source)

@@ -52,16 +52,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from dynvfi_core.dpa.factory import load_model
+    from dynvfi_core.dpa.factory import load_model, read_metadata
     from dynvfi_core.models.base import pick_device
     from train.config import DataConfig
-    from train.data import load_table, split
+    from train.data import apply_target, load_table, split
     from train.evaluate import evaluate, format_table
 
     device = pick_device(args.device)
     model, cfg, _ = load_model(args.checkpoint, device)
+    meta = read_metadata(args.checkpoint)
     data = DataConfig(table=args.table, db=args.db, label_source=args.label_source or "human-over-auto")
-    df = split(load_table(data), args.split) if args.split != "all" else load_table(data)
+    # a gain checkpoint is scored against the same target it was trained on
+    table = apply_target(load_table(data), meta.get("target", "difficulty"), float(meta.get("gain_scale", 0.5)))
+    df = split(table, args.split) if args.split != "all" else table
     if df.empty:
         raise InputError(f"no rows in split '{args.split}'")
     out = Path(args.out) if args.out else Path(args.checkpoint).with_suffix("").parent / f"eval_{args.split}"

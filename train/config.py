@@ -19,6 +19,8 @@ from dynvfi_core.dpa.loss import AUX_KINDS
 from dynvfi_core.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+#: training targets (TrainConfig.target)
+TARGETS = ("difficulty", "gain")
 
 
 @dataclass
@@ -66,8 +68,18 @@ class TrainConfig:
     device: str | None = None
     log_every: int = 10
     eval_batch_size: int = 32
+    #: what the score predicts: "difficulty" (the paper: the annotated 1..4 quality of the fast
+    #: model's frame) or "gain" (opt-in: 1 - sigmoid(heavy_gain / gain_scale) from the table's
+    #: heavy_gain column; like difficulty, higher = keep the fast model)
+    target: str = "difficulty"
+    #: dB per logit of the gain target: gains of +-gain_scale map to 0.27 / 0.73
+    gain_scale: float = 0.5
 
     def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            raise ConfigError(f"target must be one of {TARGETS}, got {self.target!r}")
+        if self.gain_scale <= 0:
+            raise ConfigError(f"gain_scale must be > 0, got {self.gain_scale}")
         if self.aux_kind not in AUX_KINDS:
             raise ConfigError(f"aux_kind must be one of {AUX_KINDS}, got {self.aux_kind!r}")
         for name in ("epochs", "batch_size", "eval_batch_size", "log_every"):

@@ -92,6 +92,39 @@ def validate(df: pd.DataFrame, tiers: list[str] | None = None) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+def gain_target(gain: np.ndarray, scale: float = 0.5) -> np.ndarray:
+    """Heavy-over-fast PSNR gain (dB) -> normalised score ``1 - sigmoid(gain / scale)``.
+
+    Oriented like the difficulty score (higher = the fast model will do), so the router's
+    "heavy below the threshold" rule and its quantile calibration work unchanged.
+    """
+    return (1.0 - 1.0 / (1.0 + np.exp(-np.asarray(gain, dtype=np.float64) / scale))).astype(np.float64)
+
+
+def apply_target(df: pd.DataFrame, target: str = "difficulty", gain_scale: float = 0.5) -> pd.DataFrame:
+    """Put the chosen training target in ``label`` (1..4 scale: ``1 + 3 * score``).
+
+    The rest of the trainer and its evaluation read ``label`` only, so with ``target: gain``
+    every metric (acc@tolerance, SRCC, ...) is computed against the gain target. The annotated
+    label is kept as ``difficulty_label``. Rows without ``heavy_gain`` are dropped (logged).
+    """
+    if target == "difficulty":
+        return df
+    if target != "gain":
+        raise ConfigError(f"unknown training target {target!r}")
+    if "heavy_gain" not in df.columns:
+        raise InputError("target: gain needs a 'heavy_gain' column: export the table with "
+                         "`dynvfi annotate export --heavy-model SPEC`")
+    keep = df["heavy_gain"].notna()
+    if not keep.all():
+        log.info("target gain: %d of %d rows have no heavy_gain and are left out", int((~keep).sum()), len(df))
+    df = df[keep]
+    if df.empty:
+        raise InputError("no row of the table has a heavy_gain value")
+    score = gain_target(df["heavy_gain"].to_numpy(np.float64), gain_scale)
+    return df.assign(difficulty_label=df["label"], label=1.0 + 3.0 * score).reset_index(drop=True)
+
+
 def split(df: pd.DataFrame, name: str) -> pd.DataFrame:
     return df[df["split"].astype(str) == name].reset_index(drop=True)
 

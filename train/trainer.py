@@ -37,7 +37,7 @@ from dynvfi_core.dpa.preprocess import normalise
 from dynvfi_core.errors import ConfigError, InputError
 from dynvfi_core.models.base import pick_device
 from train.config import TrainConfig
-from train.data import PairDataset, epoch_order, load_table, split
+from train.data import PairDataset, apply_target, epoch_order, load_table, split
 from train.evaluate import compute_metrics, evaluate, predict
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ class Trainer:
         self.amp = cfg.amp and self.device.type == "cuda"
         self.out = Path(cfg.out_dir)
 
-        df = load_table(cfg.data)
+        df = apply_target(load_table(cfg.data), cfg.target, cfg.gain_scale)
         self.train_df, self.val_df, self.test_df = split(df, "train"), split(df, "val"), split(df, "test")
         if self.train_df.empty:
             raise InputError("the table has no 'train' rows")
@@ -170,12 +170,19 @@ class Trainer:
         self.step = self.epoch = self.step_in_epoch = 0
         self.best_acc, self.best_epoch = -1.0, -1
 
+    def _target_meta(self) -> dict[str, str]:
+        """What the score means, stored in every checkpoint so DPA.load and reports can say it."""
+        meta = {"target": self.cfg.target}
+        if self.cfg.target == "gain":
+            meta["gain_scale"] = repr(self.cfg.gain_scale)
+        return meta
+
     # -- state ---------------------------------------------------------------------------------
     def save_state(self) -> None:
         if not self.dist.main:
             return
         save_model(self.out / "last.safetensors", self.model, self.cfg.model,
-                   {"step": str(self.step), "epoch": str(self.epoch)})
+                   {"step": str(self.step), "epoch": str(self.epoch), **self._target_meta()})
         state = {
             "step": self.step, "epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
             "best_acc": self.best_acc, "best_epoch": self.best_epoch,
@@ -249,7 +256,7 @@ class Trainer:
                 self.best_acc, self.best_epoch = metrics["acc@0.125"], self.epoch
                 save_model(self.out / "best.safetensors", self.model, self.cfg.model,
                            {"val_acc@0.125": f"{metrics['acc@0.125']:.6f}", "epoch": str(self.epoch),
-                            "step": str(self.step)})
+                            "step": str(self.step), **self._target_meta()})
             log.info("epoch %d step %d  val acc@0.125 %.4f acc@0.25 %.4f mae %.4f srcc %.3f",
                      self.epoch, self.step, metrics["acc@0.125"], metrics["acc@0.25"], metrics["mae"],
                      metrics["srcc"])

@@ -44,6 +44,8 @@ class DPA:
         model, cfg, meta = load_model(path, dev)
         dpa = cls(model, cfg, dev)
         dpa.meta = meta
+        if dpa.target == "gain":  # reports must not mistake a gain predictor for the paper's DPA
+            dpa.name = f"dpa-gain({Path(path).name})"
         return dpa
 
     @classmethod
@@ -55,6 +57,12 @@ class DPA:
             torch.manual_seed(seed)
             model = build_model(cfg)
         return cls(model, cfg, device)
+
+    @property
+    def target(self) -> str:
+        """What the score predicts: "difficulty" (the paper; also checkpoints without the key) or
+        "gain" (1 - sigmoid(heavy-over-fast PSNR gain / gain_scale)); both: higher = fast model."""
+        return self.meta.get("target", "difficulty")
 
     @property
     def params(self) -> int:
