@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from db.annotation import Annotator, Interpolation, Vote
 from db.engine import session_scope
 from db.models import Triplet
 from dynvfi_core.errors import DynVFIError
-from dynvfi_core.imageio import read_image
+from dynvfi_core.imageio import read_image, write_image
 
 log = logging.getLogger(__name__)
 
@@ -105,17 +104,6 @@ def zoom(img: np.ndarray, box: tuple[int, int, int, int], size: int = 384) -> np
     crop = img[y:y + h, x:x + w]
     factor = max(1, size // max(w, h))
     return cv2.resize(crop, (w * factor, h * factor), interpolation=cv2.INTER_NEAREST)
-
-
-def _write_atomic_png(path: Path, rgb: np.ndarray) -> None:
-    """Concurrent writers of the same crop never expose a half-written file to a reader."""
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    if not ok:
-        raise DynVFIError(f"cannot encode {path.name}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(buf.tobytes())
-    os.replace(tmp, path)
 
 
 @dataclass
@@ -219,8 +207,8 @@ class AnnotationService:
             except DynVFIError as exc:
                 raise BrokenItem(str(exc)) from exc
             box = largest_difference_box(rife, gt)
-            _write_atomic_png(out[0], zoom(rife, box))
-            _write_atomic_png(out[1], zoom(gt, box))
+            write_image(out[0], zoom(rife, box), png_compression=1)
+            write_image(out[1], zoom(gt, box), png_compression=1)
             self._boxes[tid] = box
         return out[0], out[1], box
 

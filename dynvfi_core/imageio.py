@@ -7,6 +7,8 @@ are converted instead of rejected, because users feed whatever their pipelines e
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -55,16 +57,23 @@ def to_rgb_uint8(img: np.ndarray, bgr: bool = False) -> np.ndarray:
     return np.ascontiguousarray(img)
 
 
-def write_image(path: str | Path, rgb: np.ndarray) -> Path:
-    """Write an RGB uint8 image (PNG is lossless; the format follows the suffix)."""
+def write_image(path: str | Path, rgb: np.ndarray, png_compression: int | None = None) -> Path:
+    """Write an RGB uint8 image atomically (PNG is lossless; the format follows the suffix).
+
+    The bytes go to a uniquely named temporary file that is then renamed over ``path``, so a
+    reader never sees a half-written frame, even when several processes write the same file.
+    ``png_compression`` (0-9) trades file size for encoding time.
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    ok, buf = cv2.imencode(p.suffix or ".png", np.ascontiguousarray(rgb[:, :, ::-1]))
+    params = [cv2.IMWRITE_PNG_COMPRESSION, png_compression] if png_compression is not None else []
+    ok, buf = cv2.imencode(p.suffix or ".png", np.ascontiguousarray(rgb[:, :, ::-1]), params)
     if not ok:
         raise InputError(f"cannot encode image as '{p.suffix}': {p}")
-    tmp = p.with_name(p.name + ".part")
-    buf.tofile(str(tmp))
-    tmp.replace(p)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".part")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(buf.tobytes())
+    os.replace(tmp, p)
     return p
 
 
