@@ -62,10 +62,15 @@ def run(db_url: str, metric: str = "perceptual", thresholds: tuple[float, float,
     column = getattr(Interpolation, metric)
     with session_scope(db_url) as s:
         rows = s.execute(select(Interpolation.triplet_id, column, Interpolation.perceptual_metric)
-                         .where(Interpolation.model == model, column.is_not(None))).all()
+                         .where(Interpolation.model == model)).all()
         if not rows:
-            raise InputError(f"no interpolations of model '{model}' with a {metric} value: "
+            raise InputError(f"no interpolations of model '{model}': "
                              f"run `dynvfi annotate interpolate --model {model}` first")
+        missing = sum(r[1] is None for r in rows)
+        if missing:  # labelling only the rest would silently drop triplets from the dataset
+            raise InputError(f"{missing} of {len(rows)} interpolations of model '{model}' have no {metric} value "
+                             f"(stored with --no-perceptual?): re-run `dynvfi annotate interpolate --model {model}` "
+                             "without --no-perceptual to add it")
         if metric == "perceptual" and len({r[2] for r in rows}) > 1:
             raise InputError("perceptual values come from different metrics "
                              f"({', '.join(sorted({str(r[2]) for r in rows}))}); re-run interpolate for one")

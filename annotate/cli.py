@@ -32,9 +32,12 @@ def _root(args: argparse.Namespace) -> Path:
 def cmd_interpolate(args: argparse.Namespace) -> int:
     from annotate import interpolate
 
-    rep = interpolate.run(_db(args), _root(args), args.model, args.batch_size, args.limit, args.device)
+    rep = interpolate.run(_db(args), _root(args), args.model, args.batch_size, args.limit, args.device,
+                          perceptual=args.perceptual)
+    extra = f", {rep.by_others} by a concurrent run" if rep.by_others else ""
+    filled = f"; perceptual distance added to {rep.backfilled} stored frames" if rep.backfilled else ""
     print(f"{rep.model}: interpolated {rep.done} triplets in {rep.seconds:.1f} s "
-          f"({rep.skipped_before} already done); perceptual metric: {rep.perceptual_metric or '-'}")
+          f"({rep.skipped_before} already done{extra}){filled}; perceptual metric: {rep.perceptual_metric or '-'}")
     return 0
 
 
@@ -140,6 +143,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--limit", type=int, default=None, help="at most this many triplets")
     p.add_argument("--device", default=None, help="cpu / cuda (default: CUDA when present)")
+    p.add_argument("--no-perceptual", dest="perceptual", action="store_false",
+                   help="store PSNR/SSIM only and skip the slow perceptual metric (enough for "
+                   "`export --heavy-model`; `auto --metric perceptual` then needs a run without this flag)")
     p.set_defaults(func=cmd_interpolate)
 
     p = sub.add_parser("auto", help="store metric-based 1-4 pre-scores as pseudo-annotator auto:<metric>")

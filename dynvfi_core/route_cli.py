@@ -50,8 +50,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N triplets")
     e.add_argument("--out", type=Path, default=Path("route-eval"), help="output folder (default: route-eval/)")
     e.add_argument("--seed", type=int, default=0, help="seed of the random-routing draws")
-    e.add_argument("--compare", action="append", choices=sorted(BUILTIN_SCORERS), default=[],
-                   help="also route by this built-in scorer at the same heavy share, on the same model outputs")
+    e.add_argument("--compare", action="append", default=[], metavar="NAME|CKPT",
+                   help="also route by this scorer at the same heavy share, on the same model outputs: "
+                        f"a built-in ({', '.join(sorted(BUILTIN_SCORERS))}) or a second DPA checkpoint, "
+                        "e.g. a gain-trained one (repeatable)")
     _add_models(e)
     _add_rule(e)
     e.set_defaults(func=cmd_route_eval)
@@ -78,6 +80,25 @@ def _scorer(args: argparse.Namespace, console: Console) -> object:
     if isinstance(scorer, MotionScorer):
         console.print(FALLBACK_NOTE, style="yellow")
     return scorer
+
+
+def compare_scorers(values: list[str], device: str | None = None) -> dict[str, object]:
+    """``--compare`` values as named scorers: built-in names, or DPA checkpoints (``*.safetensors``).
+
+    A checkpoint is named by its scorer (``dpa(FILE)`` or ``dpa-gain(FILE)``) plus its folder, so
+    two ``best.safetensors`` from different runs stay apart in the table.
+    """
+    out: dict[str, object] = {}
+    for value in values:
+        if value in BUILTIN_SCORERS:
+            out[value] = BUILTIN_SCORERS[value]()
+        elif value.endswith(".safetensors"):
+            scorer = load_scorer(Path(value), device)
+            out[f"{scorer_name(scorer)}@{Path(value).parent.name}"] = scorer
+        else:
+            raise ConfigError(f"--compare takes {', '.join(sorted(BUILTIN_SCORERS))} or a DPA checkpoint "
+                              f"(.safetensors), got {value!r}")
+    return out
 
 
 def _triplets(args: argparse.Namespace) -> list:
@@ -109,7 +130,7 @@ def cmd_route_eval(args: argparse.Namespace) -> int:
         1 / 3 if args.threshold is None and args.budget is None else None)
     result = route_eval(triplets, scorer, args.fast, args.heavy, heavy_share=share, out_dir=args.out,
                         seed=args.seed, threshold=args.threshold, budget=args.budget, group_by=args.group_by,
-                        device=args.device, compare={name: BUILTIN_SCORERS[name]() for name in args.compare})
+                        device=args.device, compare=compare_scorers(args.compare, args.device))
     print_route_table(result, console)
     console.print(f"PSNR in dB; time/heavy includes scoring. Wrote {result['files']['markdown']}, "
                   f"{result['files']['json']} and the quality-cost curve {result['files']['plot']}")

@@ -45,6 +45,9 @@ RANDOM_DRAWS = 20
 SWEEP_SHARES = tuple(np.round(np.linspace(0.0, 1.0, 21), 4))
 #: name of the aggregate over every evaluated pair
 ALL = "all"
+#: the router's own cost may be at most this fraction of the fast model's time per pair: the
+#: time aim is fast time on the easy share + heavy time on the hard share + this allowance
+SCORE_TIME_ALLOWANCE = 0.25
 
 
 @dataclass
@@ -168,6 +171,11 @@ def _summary(p: PairTable, heavy_mask: np.ndarray, with_score_time: bool | str) 
     }
 
 
+def time_bound(p: PairTable, heavy_mask: np.ndarray) -> float:
+    """Seconds per pair the routed pipeline may take: the models it chose plus the scoring allowance."""
+    return float(np.where(heavy_mask, p.t_heavy, p.t_fast).mean() + SCORE_TIME_ALLOWANCE * p.t_fast.mean())
+
+
 def oracle_mask(p: PairTable, k: int) -> np.ndarray:
     """The ``k`` pairs where the heavy model gains most PSNR over the fast one (ties: first pair)."""
     gain = p.psnr_heavy - p.psnr_fast
@@ -217,8 +225,10 @@ def subset_result(p: PairTable, threshold: float, seed: int, alt_thresholds: dic
     for name, th in (alt_thresholds or {}).items():
         r = _summary(p, p.alt_score[name] < th, with_score_time=name)
         o = _summary(p, oracle_mask(p, int((p.alt_score[name] < th).sum())), with_score_time=False)
+        bound = time_bound(p, p.alt_score[name] < th)
         routed_by[name] = r | {"gain_share_of_oracle": _share(r["psnr"] - fast["psnr"], o["psnr"] - fast["psnr"]),
-                               "time_fraction_of_heavy": r["s_per_pair"] / heavy["s_per_pair"]}
+                               "time_fraction_of_heavy": r["s_per_pair"] / heavy["s_per_pair"],
+                               "time_bound_s_per_pair": bound, "within_time_bound": r["s_per_pair"] <= bound}
     out = {
         "n_pairs": n,
         "fast": fast,
@@ -230,6 +240,8 @@ def subset_result(p: PairTable, threshold: float, seed: int, alt_thresholds: dic
         "random_gain_share_of_oracle": _share(rand["psnr"] - fast["psnr"], oracle_gain),
         "heavy_gain_db": heavy["psnr"] - fast["psnr"],
         "time_fraction_of_heavy": routed["s_per_pair"] / heavy["s_per_pair"],
+        "time_bound_s_per_pair": time_bound(p, routed_mask),
+        "within_time_bound": routed["s_per_pair"] <= time_bound(p, routed_mask),
         "score_s_per_pair": float(p.t_score.mean()),
         "score_time_fraction_of_fast": float(p.t_score.mean() / p.t_fast.mean()),
     }

@@ -36,6 +36,10 @@ def rule_text(result: dict) -> str:
     return f"fixed {th}"
 
 
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
 def markdown(result: dict) -> str:
     """The whole report as Markdown: setup, one table per subset, and a summary table."""
     cfg = result["config"]
@@ -48,32 +52,37 @@ def markdown(result: dict) -> str:
         f"mean of {cfg['random_draws']} draws (seed {cfg['seed']}); oracle = the same number of heavy pairs, "
         "those where the heavy model gains most PSNR (uses ground truth)"),
         "- routed time includes scoring; s/pair is model time only (frames already decoded)",
+        ("- time aim: routed s/pair <= fast s/pair on the easy share + heavy s/pair on the hard share "
+         "+ 25% of the fast model's s/pair for scoring"),
         "",
         "## Summary",
         "",
         ("| subset | pairs | heavy fraction | fast PSNR | heavy PSNR | routed PSNR | random PSNR | oracle PSNR "
-        "| routed gain / oracle gain | random gain / oracle gain | time / heavy-only |"),
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| routed gain / oracle gain | random gain / oracle gain | time / heavy-only | scoring / fast | time aim met |"),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in result["subsets"].items():
         lines.append(
             f"| {name} | {s['n_pairs']} | {s['routed']['heavy_fraction']:.3f} | {s['fast']['psnr']:.3f} | "
             f"{s['heavy']['psnr']:.3f} | {s['routed']['psnr']:.3f} | {s['random']['psnr']:.3f} | "
             f"{s['oracle']['psnr']:.3f} | {_pct(s['gain_share_of_oracle'])} | "
-            f"{_pct(s['random_gain_share_of_oracle'])} | {_pct(s['time_fraction_of_heavy'])} |"
+            f"{_pct(s['random_gain_share_of_oracle'])} | {_pct(s['time_fraction_of_heavy'])} | "
+            f"{_pct(s['score_time_fraction_of_fast'])} | {_yes(s['within_time_bound'])} |"
         )
     if result.get("compared_thresholds"):
         lines += ["", "## Routers compared at the same overall heavy share", "",
-                  "| subset | router | heavy fraction | PSNR | SSIM | s/pair | gain / oracle gain | time / heavy-only |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| subset | router | heavy fraction | PSNR | SSIM | s/pair | gain / oracle gain | time / heavy-only "
+                  "| time aim met |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for name, s in result["subsets"].items():
             rows = [(cfg["scorer"], s["routed"] | {"gain_share_of_oracle": s["gain_share_of_oracle"],
-                                                   "time_fraction_of_heavy": s["time_fraction_of_heavy"]})]
+                                                   "time_fraction_of_heavy": s["time_fraction_of_heavy"],
+                                                   "within_time_bound": s["within_time_bound"]})]
             rows += list(s.get("routed_by", {}).items())
             for router, r in rows:
                 lines.append(f"| {name} | {router} | {r['heavy_fraction']:.3f} | {r['psnr']:.3f} | {r['ssim']:.4f} | "
                              f"{r['s_per_pair']:.4f} | {_pct(r['gain_share_of_oracle'])} | "
-                             f"{_pct(r['time_fraction_of_heavy'])} |")
+                             f"{_pct(r['time_fraction_of_heavy'])} | {_yes(r['within_time_bound'])} |")
     for name, s in result["subsets"].items():
         lines += ["", f"## {name} ({s['n_pairs']} pairs)", "",
                   "| method | PSNR | SSIM | s/pair | heavy fraction |", "|---|---|---|---|---|"]
@@ -133,21 +142,23 @@ def print_route_table(result: dict, console: Console) -> None:
     """The summary rows of a route-eval result."""
     table = Table(title=f"routed: {result['config']['scorer']}, threshold {result['threshold']:.4f}")
     for col in ("subset", "pairs", "heavy frac", "fast", "heavy", "routed", "random", "oracle",
-                "gain/oracle", "time/heavy"):
+                "gain/oracle", "time/heavy", "time aim"):
         table.add_column(col, justify="left" if col == "subset" else "right")
     for name, s in result["subsets"].items():
         share = s["gain_share_of_oracle"]
         table.add_row(name, str(s["n_pairs"]), f"{s['routed']['heavy_fraction']:.2f}",
                       *(f"{s[m]['psnr']:.2f}" for m in ("fast", "heavy", "routed", "random", "oracle")),
-                      "n/a" if share is None else f"{100 * share:.0f}%", f"{100 * s['time_fraction_of_heavy']:.0f}%")
+                      "n/a" if share is None else f"{100 * share:.0f}%", f"{100 * s['time_fraction_of_heavy']:.0f}%",
+                      _yes(s["within_time_bound"]))
     console.print(table)
     if result.get("compared_thresholds"):
         cmp = Table(title="other routers at the same overall heavy share")
-        for col in ("subset", "router", "heavy frac", "PSNR", "gain/oracle", "time/heavy"):
+        for col in ("subset", "router", "heavy frac", "PSNR", "gain/oracle", "time/heavy", "time aim"):
             cmp.add_column(col, justify="left" if col in ("subset", "router") else "right")
         for name, s in result["subsets"].items():
             for router, r in s["routed_by"].items():
                 share = r["gain_share_of_oracle"]
                 cmp.add_row(name, router, f"{r['heavy_fraction']:.2f}", f"{r['psnr']:.2f}",
-                            "n/a" if share is None else f"{100 * share:.0f}%", f"{100 * r['time_fraction_of_heavy']:.0f}%")
+                            "n/a" if share is None else f"{100 * share:.0f}%", f"{100 * r['time_fraction_of_heavy']:.0f}%",
+                            _yes(r["within_time_bound"]))
         console.print(cmp)

@@ -33,6 +33,7 @@ def test_routed_lies_between_fast_and_oracle(tmp_path: Path, tiny_triplets, diff
     assert s["fast"]["s_per_pair"] <= s["routed"]["s_per_pair"] <= s["heavy"]["s_per_pair"]
     assert 0 <= s["gain_share_of_oracle"] <= 1
     assert s["time_fraction_of_heavy"] == pytest.approx(s["routed"]["s_per_pair"] / s["heavy"]["s_per_pair"])
+    assert s["within_time_bound"] == (s["routed"]["s_per_pair"] <= s["time_bound_s_per_pair"])
     # more motion = lower score = heavy model: with this scorer routing beats random clearly
     assert s["gain_share_of_oracle"] > s["random_gain_share_of_oracle"]
     out = tmp_path / "out"
@@ -129,6 +130,36 @@ def test_cli_route_eval_on_snu_film_layout(tmp_path: Path, capsys: pytest.Captur
     assert "motion fallback" in capsys.readouterr().out
 
 
+def test_time_aim_allows_a_quarter_of_the_fast_time_for_scoring() -> None:
+    from dynvfi_core.routing.evaluate import time_bound
+
+    p = _table(12, seed=3)
+    mask = p.score < 0.5
+    chosen = np.where(mask, p.t_heavy, p.t_fast).mean()
+    assert time_bound(p, mask) == pytest.approx(chosen + 0.25 * p.t_fast.mean())
+    for t_score, ok in ((0.2, True), (0.3, False)):  # scoring at 20% / 30% of the fast model's time
+        p.t_score = t_score * p.t_fast.mean() * np.ones(12)
+        s = evaluate_table(p, threshold=0.5)["subsets"]["all"]
+        assert s["within_time_bound"] is ok
+
+
+def test_compare_accepts_builtins_and_dpa_checkpoints(tmp_path: Path) -> None:
+    from dynvfi_core.dpa import DPA, save_model
+    from dynvfi_core.errors import ConfigError
+    from dynvfi_core.route_cli import compare_scorers
+
+    dpa = DPA.untrained(seed=0, device="cpu")
+    (tmp_path / "run_a").mkdir()
+    ckpt = save_model(tmp_path / "run_a" / "best.safetensors", dpa.model, dpa.cfg)
+    scorers = compare_scorers(["motion", str(ckpt)], device="cpu")
+    assert list(scorers) == ["motion", "dpa(best.safetensors)@run_a"]
+    assert isinstance(scorers["motion"], MotionScorer)
+    with pytest.raises(ConfigError, match="DPA checkpoint"):
+        compare_scorers(["nonsense"])
+    with pytest.raises(InputError, match="not found"):
+        compare_scorers([str(tmp_path / "missing.safetensors")])
+
+
 def test_dpa_checkpoint_plugs_into_the_router(tmp_path: Path) -> None:
     from dynvfi_core.dpa import DPA, save_model
     from dynvfi_core.routing import load_scorer
@@ -142,18 +173,3 @@ def test_dpa_checkpoint_plugs_into_the_router(tmp_path: Path) -> None:
     assert scores.shape == (2,) and ((scores >= 0) & (scores <= 1)).all()
     with pytest.raises(InputError, match="not found"):
         load_scorer(tmp_path / "missing.safetensors")
-
-
-def test_demo_helper_runs_each_set(tmp_path: Path, tiny_triplets, triplet_factory,
-                                   capsys: pytest.CaptureFixture) -> None:
-    from dynvfi_core.routing import MotionScorer
-    from dynvfi_core.routing.demo import demo_route_eval
-
-    ucf_like = tmp_path / "ucf"
-    triplet_factory(ucf_like, [0, 3, 6, 1])
-    res = demo_route_eval({"test": tiny_triplets[:6], "empty": []}, MotionScorer(), tmp_path / "demo",
-                          fast_spec="blend", heavy_spec="blend", ucf101=ucf_like)
-    assert list(res) == ["test", "ucf101"]
-    assert (tmp_path / "demo" / "ucf101" / "results.json").is_file()
-    assert res["ucf101"]["subsets"]["all"]["n_pairs"] == 4
-    assert "plot:" in capsys.readouterr().out
