@@ -92,17 +92,15 @@ class PyAVReader(FrameReader):
     def __init__(self, path: Path) -> None:
         import av
 
+        from dynvfi_core.video import frame_rate, open_video
+
         av.logging.set_level(av.logging.PANIC)
-        try:
-            self.container = av.open(str(path))
-            self.stream = self.container.streams.video[0]
-        except (av.error.FFmpegError, IndexError, UnicodeDecodeError) as exc:
-            raise InputError(f"PyAV cannot open it ({exc})") from exc
+        self.container = open_video(path)  # InputError with the reason for this source's report
+        self.stream = self.container.streams.video[0]
         self.stream.thread_type = "AUTO"
         cc = self.stream.codec_context
-        rate = self.stream.average_rate or self.stream.guessed_rate
-        self.meta = Meta(cc.width, cc.height, float(rate) if rate else None,
-                         self.stream.frames or None, "pyav")
+        rate = frame_rate(self.stream)
+        self.meta = Meta(cc.width, cc.height, float(rate) if rate else None, self.stream.frames or None, "pyav")
         if not cc.width or not cc.height:
             self.close()
             raise InputError("PyAV finds no frame size")

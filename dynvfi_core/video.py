@@ -47,7 +47,12 @@ class VideoInfo:
     has_audio: bool
 
 
-def _open(path: str | Path) -> av.container.InputContainer:
+def open_video(path: str | Path) -> av.container.InputContainer:
+    """The container of a readable file with a video stream; otherwise a one-line InputError.
+
+    Shared by every decoder in DynVFI (this module's strict readers and the collector's tolerant
+    PyAV fallback), so a missing, empty or non-video file is reported the same way everywhere.
+    """
     p = Path(path)
     if not p.exists():
         raise InputError(f"video not found: {p}")
@@ -65,16 +70,22 @@ def _open(path: str | Path) -> av.container.InputContainer:
     return container
 
 
-def _fps(stream: av.video.stream.VideoStream) -> Fraction:
+def frame_rate(stream: av.video.stream.VideoStream) -> Fraction | None:
+    """The stream's frame rate from its header (average, guessed, then base rate); None if unknown."""
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-    if not rate or rate <= 0:
+    return Fraction(rate) if rate and rate > 0 else None
+
+
+def _fps(stream: av.video.stream.VideoStream) -> Fraction:
+    rate = frame_rate(stream)
+    if rate is None:
         raise InputError(f"cannot determine the frame rate of {stream.container.name}")
-    return Fraction(rate)
+    return rate
 
 
 def probe(path: str | Path) -> VideoInfo:
     """Size, frame rate and streams of a video, without decoding it."""
-    with _open(path) as c:
+    with open_video(path) as c:
         v = c.streams.video[0]
         if not v.codec_context.width or not v.codec_context.height:
             raise InputError(f"video stream of {path} has no frame size (truncated or corrupt?)")
@@ -99,7 +110,7 @@ def demux(path: str | Path, with_audio: bool = True) -> Iterator[tuple[str, obje
 
     Audio packets are yielded undecoded so that a writer can copy them as they are.
     """
-    with _open(path) as c:
+    with open_video(path) as c:
         v = c.streams.video[0]
         v.thread_type = "AUTO"
         streams = [v] + ([c.streams.audio[0]] if with_audio and c.streams.audio else [])
@@ -191,7 +202,7 @@ class VideoWriter:
 
     def _add_audio(self, source: str | Path) -> None:
         """Copy the source's first audio stream's codec, or fall back to AAC if the container refuses it."""
-        src = _open(source)
+        src = open_video(source)
         self._audio_src = src  # keeps the template stream alive until close()
         if not src.streams.audio:
             return
