@@ -120,6 +120,9 @@ class AnnotationService:
     ratings_wanted: int = 3
     control_every: int = 10
     cache_dir: Path | None = None  # zoom crops; a private temporary folder by default
+    #: owns the default cache folder: removed when the service is garbage-collected or the
+    #: process exits, so test runs, benchmarks and killed apps leave no folders behind in /tmp
+    _own_cache: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
     _assigned: dict[int, int | None] = field(default_factory=dict)
     _boxes: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)
     _broken: set[int] = field(default_factory=set)
@@ -128,10 +131,22 @@ class AnnotationService:
     def __post_init__(self) -> None:
         ensure_schema(self.db_url)
         self.data_root = Path(self.data_root).resolve()
-        self.cache_dir = Path(self.cache_dir or tempfile.mkdtemp(prefix="dynvfi-zoom-")).resolve()
+        if self.cache_dir is None:
+            self._own_cache = tempfile.TemporaryDirectory(prefix="dynvfi-zoom-")
+            self.cache_dir = Path(self._own_cache.name)
+        self.cache_dir = Path(self.cache_dir).resolve()
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         if self.ratings_wanted < 1 or self.control_every < 2:
             raise DynVFIError("ratings_wanted must be >= 1 and control_every >= 2")
+
+    def close(self) -> None:
+        """Remove the zoom folder the service created itself (a caller's ``cache_dir`` is kept).
+
+        Without a call it goes when the process exits normally (TemporaryDirectory's finaliser).
+        """
+        if self._own_cache is not None:
+            self._own_cache.cleanup()
+            self._own_cache = None
 
     # -- identity ---------------------------------------------------------------------------
     def login(self, name: str, password: str) -> bool:

@@ -163,6 +163,9 @@ def test_paths_outside_the_data_root_are_never_served(sqlite_url, tmp_home, make
     view = svc.current("ann")
     assert view.triplet_id == good and view.rife == (root / "t/gt.png").resolve()
     assert read_image(view.zoom_rife).shape[2] == 3 and view.zoom_rife.parent == svc.cache_dir
+    cache = svc.cache_dir
+    svc.close()
+    assert not cache.exists()  # the service's own zoom folder goes with it: nothing left in /tmp
 
 
 def test_account_rules(sqlite_url) -> None:
