@@ -1,4 +1,4 @@
-"""``dynvfi route-eval`` and ``dynvfi interpolate-video``: the routing sub-commands."""
+"""The routing sub-commands: ``dynvfi route-eval``, ``dynvfi heavy-compare`` and ``dynvfi interpolate-video``."""
 
 from __future__ import annotations
 
@@ -57,6 +57,22 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _add_models(e)
     _add_rule(e)
     e.set_defaults(func=cmd_route_eval)
+
+    h = sub.add_parser("heavy-compare", help="which heavy model should the router use for this footage?")
+    h.add_argument("--data", type=Path, required=True, metavar="PATH",
+                   help="triplet folder or list file (any eval-triplets layout)")
+    h.add_argument("--root", type=Path, help="root that relative paths in a --data list file are resolved against")
+    h.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N triplets")
+    h.add_argument("--fast", default=FAST_DEFAULT, metavar="SPEC", help=f"fast model spec (default {FAST_DEFAULT})")
+    h.add_argument("--candidate", action="append", metavar="SPEC",
+                   help="heavy candidate spec (repeatable; default: the real-weight options of HEAVY_MODEL.md)")
+    h.add_argument("--dpa", type=Path, metavar="CKPT", help="also route by this trained VFI-DPA checkpoint")
+    h.add_argument("--heavy-share", type=float, default=1 / 3, metavar="F",
+                   help="share of pairs the routers send to the heavy model (default 1/3)")
+    h.add_argument("--seed", type=int, default=0, help="seed of the random-routing draws")
+    h.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    h.add_argument("--out", type=Path, default=Path("heavy-compare"), help="output folder (default: heavy-compare/)")
+    h.set_defaults(func=cmd_heavy_compare, snu_film=None, snu_film_lists=None, subsets=None)
 
     v = sub.add_parser("interpolate-video", help="routed frame-rate up-conversion of a video (cuts kept sharp)")
     v.add_argument("input", type=Path)
@@ -134,6 +150,21 @@ def cmd_route_eval(args: argparse.Namespace) -> int:
     print_route_table(result, console)
     console.print(f"PSNR in dB; time/heavy includes scoring. Wrote {result['files']['markdown']}, "
                   f"{result['files']['json']} and the quality-cost curve {result['files']['plot']}")
+    return 0
+
+
+def cmd_heavy_compare(args: argparse.Namespace) -> int:
+    from dynvfi_core.routing.heavy_study import CANDIDATES_DEFAULT, candidate_list, heavy_compare, print_tables
+
+    console = _console()
+    candidates = candidate_list(args.fast, args.candidate or CANDIDATES_DEFAULT)  # fails before any model loads
+    triplets = _triplets(args)
+    dpa = load_scorer(args.dpa, args.device) if args.dpa is not None else None
+    result = heavy_compare(triplets, args.fast, candidates, args.out, dpa=dpa, heavy_share=args.heavy_share,
+                           device=args.device, seed=args.seed)
+    print_tables(result, console)
+    console.print(f"Wrote {result['files']['markdown']}, {result['files']['json']}, {result['files']['pairs']} "
+                  f"and the per-pair gain plot {result['files']['plot']}")
     return 0
 
 
