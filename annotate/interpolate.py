@@ -34,14 +34,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from annotate.safepath import inside
 from annotate.store import ensure_schema
 from db.annotation import Interpolation
-from db.engine import session_scope
+from db.engine import dialect_insert, session_scope
 from db.models import Triplet, utcnow
 from dynvfi_core import metrics
 from dynvfi_core.errors import ConfigError, InputError
@@ -146,13 +145,7 @@ def _insert_new(session: Session, values: list[dict]) -> set[int]:
     One dialect-aware ``INSERT ... ON CONFLICT DO NOTHING ... RETURNING``: a row that a concurrent
     run committed first is left alone, and the caller learns which rows are its own.
     """
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        insert = postgresql.insert
-    elif dialect == "sqlite":
-        insert = sqlite.insert
-    else:
-        raise ConfigError(f"unsupported database dialect '{dialect}' (use SQLite or PostgreSQL)")
+    insert = dialect_insert(session)
     stmt = (insert(Interpolation).values(values)
             .on_conflict_do_nothing(index_elements=[Interpolation.triplet_id, Interpolation.model])
             .returning(Interpolation.triplet_id))

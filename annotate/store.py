@@ -12,14 +12,13 @@ import re
 
 import bcrypt
 from sqlalchemy import Engine, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from db.annotation import Annotator, Vote
-from db.engine import get_engine
+from db.engine import dialect_insert, get_engine
 from db.migrate import upgrade
 from db.models import utcnow
-from dynvfi_core.errors import ConfigError, InputError
+from dynvfi_core.errors import InputError
 
 AUTO_PREFIX = "auto:"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
@@ -90,13 +89,7 @@ def upsert_vote(session: Session, annotator_id: int, triplet_id: int, score: int
     """Insert or update one vote (``score=None`` records a skip) atomically."""
     if score is not None and score not in (1, 2, 3, 4):
         raise InputError(f"score must be 1, 2, 3 or 4, got {score!r}")
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        insert = postgresql.insert
-    elif dialect == "sqlite":
-        insert = sqlite.insert
-    else:
-        raise ConfigError(f"unsupported database dialect '{dialect}' (use SQLite or PostgreSQL)")
+    insert = dialect_insert(session)
     now = utcnow()
     stmt = insert(Vote).values(annotator_id=annotator_id, triplet_id=triplet_id, score=score,
                                skipped=score is None, created_at=now, updated_at=now)

@@ -13,8 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from dynvfi_core.errors import ConfigError
 from dynvfi_core.paths import default_db_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -73,3 +75,17 @@ def dispose_all() -> None:
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
+
+
+def dialect_insert(session: Session):  # noqa: ANN201 - the dialect's insert() construct
+    """``insert`` of the session's dialect, which has ``on_conflict_do_nothing/do_update``.
+
+    Concurrent writers (annotators voting, interpolation runs) rely on the database to settle
+    races with an upsert; both supported databases spell it the same way in SQLAlchemy.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    raise ConfigError(f"unsupported database dialect '{dialect}' (use SQLite or PostgreSQL)")

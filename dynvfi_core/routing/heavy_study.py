@@ -48,6 +48,7 @@ from dynvfi_core.routing.evaluate import (
     group_order,
     subset_result,
 )
+from dynvfi_core.routing.report import save_figure
 from dynvfi_core.routing.scorers import Scorer, motion_magnitude, scorer_name
 from dynvfi_core.triplets import TripletRef
 
@@ -386,11 +387,7 @@ def plot_gains(table: StudyTable, path: Path) -> Path:
         ax.axis("off")
     fig.suptitle("per-pair gain of each heavy candidate (triangle: mean; red in 'all pairs': hard third; "
                  "number: worst pair)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def print_tables(result: dict, console: Console) -> None:

@@ -131,6 +131,11 @@ def plot_sweep(result: dict, path: Path) -> Path:
     axes.flat[len(names) - 1].legend(fontsize=7, loc="lower right")
     cfg = result["config"]
     fig.suptitle(f"fast {cfg['fast']} vs heavy {cfg['heavy']}")
+    return save_figure(fig, path)
+
+
+def save_figure(fig: plt.Figure, path: Path) -> Path:
+    """Lay out, write (creating the folder) and close a report figure; returns ``path``."""
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
