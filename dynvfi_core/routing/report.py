@@ -52,21 +52,25 @@ def markdown(result: dict) -> str:
         f"mean of {cfg['random_draws']} draws (seed {cfg['seed']}); oracle = the same number of heavy pairs, "
         "those where the heavy model gains most PSNR (uses ground truth)"),
         "- routed time includes scoring; s/pair is model time only (frames already decoded)",
+        ("- routed gain / heavy gain is the paper's yardstick (it keeps ~85% of VFIformer's gain on "
+         "SNU-FILM Extreme); routed gain / oracle gain is the stricter one of this project"),
         ("- time aim: routed s/pair <= fast s/pair on the easy share + heavy s/pair on the hard share "
          "+ 25% of the fast model's s/pair for scoring"),
         "",
         "## Summary",
         "",
         ("| subset | pairs | heavy fraction | fast PSNR | heavy PSNR | routed PSNR | random PSNR | oracle PSNR "
-        "| routed gain / oracle gain | random gain / oracle gain | time / heavy-only | scoring / fast | time aim met |"),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| routed gain / oracle gain | random gain / oracle gain | routed gain / heavy gain | time / heavy-only "
+         "| scoring / fast | time aim met |"),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in result["subsets"].items():
         lines.append(
             f"| {name} | {s['n_pairs']} | {s['routed']['heavy_fraction']:.3f} | {s['fast']['psnr']:.3f} | "
             f"{s['heavy']['psnr']:.3f} | {s['routed']['psnr']:.3f} | {s['random']['psnr']:.3f} | "
             f"{s['oracle']['psnr']:.3f} | {_pct(s['gain_share_of_oracle'])} | "
-            f"{_pct(s['random_gain_share_of_oracle'])} | {_pct(s['time_fraction_of_heavy'])} | "
+            f"{_pct(s['random_gain_share_of_oracle'])} | {_pct(s['gain_share_of_heavy'])} | "
+            f"{_pct(s['time_fraction_of_heavy'])} | "
             f"{_pct(s['score_time_fraction_of_fast'])} | {_yes(s['within_time_bound'])} |"
         )
     if result.get("compared_thresholds"):

@@ -32,6 +32,8 @@ def test_routed_lies_between_fast_and_oracle(tmp_path: Path, tiny_triplets, diff
     assert s["random"]["psnr"] <= s["oracle"]["psnr"] + 1e-9
     assert s["fast"]["s_per_pair"] <= s["routed"]["s_per_pair"] <= s["heavy"]["s_per_pair"]
     assert 0 <= s["gain_share_of_oracle"] <= 1
+    assert s["gain_share_of_heavy"] == pytest.approx(
+        (s["routed"]["psnr"] - s["fast"]["psnr"]) / (s["heavy"]["psnr"] - s["fast"]["psnr"]))
     assert s["time_fraction_of_heavy"] == pytest.approx(s["routed"]["s_per_pair"] / s["heavy"]["s_per_pair"])
     assert s["within_time_bound"] == (s["routed"]["s_per_pair"] <= s["time_bound_s_per_pair"])
     # more motion = lower score = heavy model: with this scorer routing beats random clearly
