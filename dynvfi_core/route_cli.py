@@ -50,6 +50,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N triplets")
     e.add_argument("--out", type=Path, default=Path("route-eval"), help="output folder (default: route-eval/)")
     e.add_argument("--seed", type=int, default=0, help="seed of the random-routing draws")
+    e.add_argument("--calibrate-on", type=Path, metavar="PATH",
+                   help="place the --heavy-share / --budget threshold on this validation triplet set "
+                        "(any eval-triplets layout) instead of on the evaluated pairs")
     e.add_argument("--compare", action="append", default=[], metavar="NAME|CKPT",
                    help="also route by this scorer at the same heavy share, on the same model outputs: "
                         f"a built-in ({', '.join(sorted(BUILTIN_SCORERS))}) or a second DPA checkpoint, "
@@ -136,6 +139,17 @@ def _triplets(args: argparse.Namespace) -> list:
     return found
 
 
+def _calibration_triplets(args: argparse.Namespace) -> list | None:
+    """The ``--calibrate-on`` triplets (None without it); only a share or budget rule uses them."""
+    if args.calibrate_on is None:
+        return None
+    if args.threshold is not None:
+        raise ConfigError("--calibrate-on places a --heavy-share or --budget threshold; a fixed --threshold needs none")
+    from dynvfi_core.triplets import discover
+
+    return discover(args.calibrate_on, args.root)
+
+
 def cmd_route_eval(args: argparse.Namespace) -> int:
     from dynvfi_core.routing.evaluate import route_eval
 
@@ -146,7 +160,8 @@ def cmd_route_eval(args: argparse.Namespace) -> int:
         1 / 3 if args.threshold is None and args.budget is None else None)
     result = route_eval(triplets, scorer, args.fast, args.heavy, heavy_share=share, out_dir=args.out,
                         seed=args.seed, threshold=args.threshold, budget=args.budget, group_by=args.group_by,
-                        device=args.device, compare=compare_scorers(args.compare, args.device))
+                        device=args.device, compare=compare_scorers(args.compare, args.device),
+                        calibrate_on=_calibration_triplets(args))
     print_route_table(result, console)
     console.print(f"PSNR in dB; time/heavy includes scoring. Wrote {result['files']['markdown']}, "
                   f"{result['files']['json']} and the quality-cost curve {result['files']['plot']}")

@@ -307,9 +307,16 @@ def choose_threshold(p: PairTable, heavy_share: float | None, threshold: float |
 
 
 def evaluate_table(p: PairTable, heavy_share: float | None = None, threshold: float | None = None,
-                   budget: float | None = None, group_by: str = "subset", seed: int = 0) -> dict:
-    """The route-eval result dict from cached per-pair numbers (no model runs)."""
-    th, rule = choose_threshold(p, heavy_share, threshold, budget)
+                   budget: float | None = None, group_by: str = "subset", seed: int = 0,
+                   calibration: PairTable | None = None) -> dict:
+    """The route-eval result dict from cached per-pair numbers (no model runs).
+
+    ``calibration``: place the threshold on these pairs (a validation set) instead of the
+    evaluated ones, so the evaluated pairs play no part in choosing it.
+    """
+    th, rule = choose_threshold(calibration if calibration is not None else p, heavy_share, threshold, budget)
+    if calibration is not None:
+        rule["calibrated_on_pairs"] = len(calibration.ids)
     if group_by == "subset":
         labels, extra = p.subsets, {}
     elif group_by == "motion":
@@ -352,12 +359,15 @@ def route_eval(
     device: str | None = None,
     progress: bool = True,
     compare: dict[str, Scorer] | None = None,
+    calibrate_on: list[TripletRef] | None = None,
 ) -> dict:
     """Evaluate routing on ``triplets``; write results.json, results.md, curve.png, pairs.csv to ``out_dir``.
 
     Give one of ``heavy_share`` (default 1/3), ``threshold`` or ``budget`` (pass
     ``heavy_share=None`` with the other two). ``compare`` names further scorers evaluated on the
     same model outputs at the same overall heavy share (``routed_by`` in each subset).
+    ``calibrate_on``: a validation set on which the share or budget rule places the threshold
+    (scores and measured costs only); the evaluated pairs then just use it.
     Returns the JSON dict.
     """
     if threshold is not None or budget is not None:
@@ -365,9 +375,12 @@ def route_eval(
     torch.manual_seed(seed)
     fast = create(fast_spec, device)
     heavy = create(heavy_spec, device)
+    calibration = None
+    if calibrate_on is not None:
+        calibration = measure_pairs(calibrate_on, scorer, fast, heavy, progress=progress)
     pairs = measure_pairs(triplets, scorer, fast, heavy, with_motion=group_by == "motion", progress=progress,
                           compare=compare)
-    result = evaluate_table(pairs, heavy_share, threshold, budget, group_by, seed)
+    result = evaluate_table(pairs, heavy_share, threshold, budget, group_by, seed, calibration)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = {

@@ -28,11 +28,14 @@ def rule_text(result: dict) -> str:
     """How the threshold was chosen, in words."""
     rule = result["rule"]
     th = f"threshold {result['threshold']:.4f}"
+    where = (f" on {result['calibrated_on_pairs']} validation pairs" if "calibrated_on_pairs" in result
+             else "")
     if rule == "heavy_share":
-        return f"heavy share {result['heavy_share']:.3f} of all pairs by score quantile -> {th}"
+        pairs = "the validation pairs" if where else "all pairs"
+        return f"heavy share {result['heavy_share']:.3f} of {pairs} by score quantile -> {th}"
     if rule == "budget":
         return (f"budget {result['budget']:.3f} x heavy-only time -> {th} "
-                f"(calibrated time fraction {result['calibrated_time_fraction']:.3f})")
+                f"(calibrated time fraction {result['calibrated_time_fraction']:.3f}{where})")
     return f"fixed {th}"
 
 

@@ -175,3 +175,33 @@ def test_dpa_checkpoint_plugs_into_the_router(tmp_path: Path) -> None:
     assert scores.shape == (2,) and ((scores >= 0) & (scores <= 1)).all()
     with pytest.raises(InputError, match="not found"):
         load_scorer(tmp_path / "missing.safetensors")
+
+
+def test_threshold_is_placed_on_the_validation_set_when_given() -> None:
+    from dynvfi_core.routing.calibrate import threshold_for_share
+
+    test, val = _table(12, seed=5), _table(30, seed=6)
+    val.score = val.score * 0.5  # a validation set that scores lower: its 1/3 quantile is lower too
+    res = evaluate_table(test, heavy_share=1 / 3, calibration=val)
+    assert res["threshold"] == threshold_for_share(val.score, 1 / 3) != threshold_for_share(test.score, 1 / 3)
+    assert res["calibrated_on_pairs"] == 30
+    assert res["subsets"]["all"]["routed"]["heavy_fraction"] == pytest.approx((test.score < res["threshold"]).mean())
+    budget = evaluate_table(test, budget=0.5, calibration=val)
+    assert budget["calibrated_time_fraction"] <= 0.5 + 1e-9 and budget["calibrated_on_pairs"] == 30
+
+
+def test_cli_calibrate_on_a_validation_list(tmp_path: Path, tiny_triplets, capsys: pytest.CaptureFixture) -> None:
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    for name, part in (("val.txt", tiny_triplets[:6]), ("test.txt", tiny_triplets[6:])):
+        (lists / name).write_text("".join(f"{t.frame0} {t.gt} {t.frame1}\n" for t in part))
+    out = tmp_path / "re"
+    rc = main(["route-eval", "--data", str(lists / "test.txt"), "--calibrate-on", str(lists / "val.txt"),
+               "--fast", "blend", "--heavy", "blend", "--budget", "0.6", "--out", str(out)])
+    assert rc == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["rule"] == "budget" and res["calibrated_on_pairs"] == 6 and res["config"]["n_pairs"] == 6
+    assert "validation pairs" in (out / "results.md").read_text()
+    rc = main(["route-eval", "--data", str(lists / "test.txt"), "--calibrate-on", str(lists / "val.txt"),
+               "--fast", "blend", "--heavy", "blend", "--threshold", "0.5", "--out", str(out)])
+    assert rc != 0 and "needs none" in capsys.readouterr().err
