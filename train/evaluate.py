@@ -30,14 +30,19 @@ LEVELS = (1, 2, 3, 4)
 
 
 def compute_metrics(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
-    """Accuracy@tolerances, MAE, SRCC and PLCC (NaN correlations when either side is constant)."""
-    pred, gt = np.asarray(pred, dtype=np.float64), np.asarray(gt, dtype=np.float64)
+    """Accuracy@tolerances, MAE, SRCC and PLCC (NaN correlations when either side is constant).
+
+    ``pred`` are raw scores: accuracy, MAE and PLCC compare them clipped to the label range [0, 1]
+    (what a predicted label can be), SRCC ranks the raw values, whose order the router uses.
+    """
+    raw, gt = np.asarray(pred, dtype=np.float64), np.asarray(gt, dtype=np.float64)
+    pred = np.clip(raw, 0.0, 1.0)
     err = np.abs(pred - gt)
     out = {f"acc@{t}": float(np.mean(err < t)) for t in TOLERANCES}
     out["mae"] = float(err.mean())
-    constant = len(pred) < 2 or np.ptp(pred) == 0 or np.ptp(gt) == 0
-    out["srcc"] = math.nan if constant else float(stats.spearmanr(pred, gt).statistic)
-    out["plcc"] = math.nan if constant else float(stats.pearsonr(pred, gt).statistic)
+    no_gt_spread = len(pred) < 2 or np.ptp(gt) == 0
+    out["srcc"] = math.nan if no_gt_spread or np.ptp(raw) == 0 else float(stats.spearmanr(raw, gt).statistic)
+    out["plcc"] = math.nan if no_gt_spread or np.ptp(pred) == 0 else float(stats.pearsonr(pred, gt).statistic)
     out["n"] = len(pred)
     return out
 
@@ -79,7 +84,7 @@ def plot_confusion(matrix: np.ndarray, path: str | Path, title: str = "DPA level
 @torch.inference_mode()
 def predict(model: torch.nn.Module, df: pd.DataFrame, view: tuple[int, int], device: torch.device,
             batch_size: int = 32, num_workers: int = 0, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Scores (clipped to [0, 1]) and attention-map means for every row, no augmentation."""
+    """Raw scores (as :meth:`DPA.score_batch` returns them) and attention-map means per row, no augmentation."""
     model.eval()
     ds = PairDataset(df, view, train=False)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers)
@@ -90,7 +95,7 @@ def predict(model: torch.nn.Module, df: pd.DataFrame, view: tuple[int, int], dev
         x1 = normalise(batch["frame1"].to(device))
         with torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
             out = model(x0, x1)
-        scores.append(out["score"].float().clamp(0, 1).cpu())
+        scores.append(out["score"].float().cpu())
         attn.append(out["attn"].float().mean(dim=(1, 2, 3)).cpu())
     if not scores:
         return np.zeros(0, np.float32), np.zeros(0, np.float32)

@@ -1,6 +1,6 @@
 """VFI-DPA: difficulty pre-assessment of a frame pair (Chen et al., ICASSP 2024).
 
-``DPA.load(path).score(frame0, frame1)`` returns a difficulty score in [0, 1] (1 = easy), the
+``DPA.load(path).score(frame0, frame1)`` returns a difficulty score on [0, 1] (1 = easy; unclipped, see :mod:`.inference`), the
 router's input. Network: :mod:`.network` (Swin-based DPA) and :mod:`.ahiq` (baseline);
 settings: :class:`ModelConfig`; cost: :mod:`.bench`.
 """

@@ -1,7 +1,10 @@
 """The DPA inference API used by the router: ``DPA.load(path).score(frame0, frame1)``.
 
-Scores are on the normalised scale ``(s - 1) / 3`` of the 1..4 annotation, clipped to [0, 1]:
-1.0 = easy (the fast VFI model will do), 0.0 = hard. Frames of any size are accepted; each
+Scores are on the normalised scale ``(s - 1) / 3`` of the 1..4 annotation: 1.0 = easy (the
+fast VFI model will do), 0.0 = hard. They are the network's regression output, not clipped: on
+pairs unlike its training data a model may extrapolate a little beyond [0, 1], and the router
+needs that order. Clipping had tied 38 of the demo's 45 validation pairs at exactly 0, so no
+share or budget threshold could tell them apart. :meth:`DPA.to_level` clips to the 1..4 levels. Frames of any size are accepted; each
 pair is resized to the model's view (see :mod:`dynvfi_core.dpa.preprocess`).
 """
 
@@ -75,7 +78,7 @@ class DPA:
     @torch.inference_mode()
     def score_batch(self, frames0: Sequence[np.ndarray] | np.ndarray,
                     frames1: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
-        """Scores of many pairs (each pair may have its own size), as a float32 array in [0, 1]."""
+        """Scores of many pairs (each pair may have its own size), as a float32 array (about [0, 1])."""
         if len(frames0) != len(frames1):
             raise InputError(f"got {len(frames0)} first frames but {len(frames1)} second frames")
         scores = np.empty(len(frames0), dtype=np.float32)
@@ -87,7 +90,7 @@ class DPA:
             x1 = normalise(torch.from_numpy(np.stack([v[1] for v in views])).to(self.device))
             with torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
                 out = self.model(x0, x1)["score"]
-            scores[start:start + len(views)] = out.float().clamp(0, 1).cpu().numpy()
+            scores[start:start + len(views)] = out.float().cpu().numpy()
         return scores
 
     @staticmethod

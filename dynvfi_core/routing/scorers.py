@@ -26,7 +26,11 @@ class Scorer(Protocol):
     """Anything that rates frame pairs: ``score_batch`` returns one score per pair, higher = easier."""
 
     def score_batch(self, frames0: Sequence[np.ndarray], frames1: Sequence[np.ndarray]) -> np.ndarray:
-        """Scores in [0, 1] for uint8 RGB ``(H, W, 3)`` pairs (an ``(B, H, W, 3)`` array or a list)."""
+        """One score per uint8 RGB ``(H, W, 3)`` pair (an ``(B, H, W, 3)`` array or a list), higher = easier.
+
+        The built-in scorers return values in (0, 1]; a DPA returns its regression output on the
+        same scale, which may lie slightly outside it. Routing only uses the order.
+        """
         ...
 
 

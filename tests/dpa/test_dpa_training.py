@@ -27,6 +27,13 @@ def test_metrics_follow_their_definitions():
     assert m["mae"] == pytest.approx(err.mean())
     assert -1 <= m["srcc"] <= 1 and -1 <= m["plcc"] <= 1
     assert math.isnan(compute_metrics(np.ones(3), gt[:3])["srcc"])  # constant prediction
+
+
+def test_metrics_rank_raw_scores_but_score_clipped_predictions() -> None:
+    gt = np.array([0.0, 0.1, 0.5, 1.0])
+    m = compute_metrics(np.array([-0.2, -0.1, 0.5, 1.3]), gt)
+    assert m["srcc"] == pytest.approx(1.0)  # clipping would have tied the two lowest
+    assert m["mae"] == pytest.approx(0.1 / 4)  # errors of the clipped predictions (0, 0, 0.5, 1)
     assert score_to_level(np.array([0.0, 0.34, 0.66, 1.0])).tolist() == [1, 2, 3, 4]
 
 
@@ -129,8 +136,8 @@ def test_cli_train_eval_score_and_ablate(synthetic_table, tiny_train_dict, tmp_p
     assert (tmp_path / "ev" / "confusion.png").stat().st_size > 0
     df = read_table(synthetic_table)
     assert main(["dpa", "score", "--checkpoint", str(ckpt), df.path0[0], df.path1[0]]) == 0
-    score = float(capsys.readouterr().out.split()[0])
-    assert 0 <= score <= 1
+    score, _, level = capsys.readouterr().out.split()[:3]
+    assert int(level) == score_to_level(np.asarray([float(score)]))[0]  # the level is the clipped, rounded score
     assert main(["dpa", "score", "--checkpoint", str(ckpt), df.path0[0]]) == 2
     assert "error:" in capsys.readouterr().err
     assert main(["dpa", "ablate", "--config", str(cfg_path), "--out", str(tmp_path / "abl"),
