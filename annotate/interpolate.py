@@ -49,6 +49,7 @@ from dynvfi_core.models.base import VFIModel, pick_device
 from dynvfi_core.models.registry import create
 from dynvfi_core.perceptual import PerceptualMetric, get_metric
 from dynvfi_core.routing.defaults import FAST_DEFAULT
+from dynvfi_core.routing.pipeline import shape_batches
 
 log = logging.getLogger(__name__)
 
@@ -266,11 +267,6 @@ def _load(root: Path, paths: list[str]) -> torch.Tensor:
 
 
 def _group(rows: list[_Row], size: int) -> list[list[_Row]]:
-    """Consecutive rows of equal frame size, at most ``size`` per batch."""
-    out: list[list[_Row]] = []
-    for r in rows:
-        if out and len(out[-1]) < size and (out[-1][0].height, out[-1][0].width) == (r.height, r.width):
-            out[-1].append(r)
-        else:
-            out.append([r])
-    return out
+    """Consecutive rows of equal frame size, at most ``size`` per batch (the router's batching rule)."""
+    shapes = [(r.height, r.width) for r in rows]
+    return [[rows[i] for i in idx] for idx in shape_batches(range(len(rows)), shapes, size)]

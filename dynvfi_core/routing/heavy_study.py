@@ -48,7 +48,7 @@ from dynvfi_core.routing.evaluate import (
     group_order,
     subset_result,
 )
-from dynvfi_core.routing.report import save_figure
+from dynvfi_core.routing.report import percent, save_figure
 from dynvfi_core.routing.scorers import Scorer, motion_magnitude, scorer_name
 from dynvfi_core.triplets import TripletRef
 
@@ -271,10 +271,6 @@ def _db(x: float) -> str:
     return f"{x:+.2f}"
 
 
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.0f}%"
-
-
 def _cost(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1f}"
 
@@ -296,7 +292,7 @@ def gain_rows(result: dict, with_ids: bool = True) -> tuple[list[str], list[list
     for name, c in result["candidates"].items():
         rows.append([name, _cost(c["cost_x_fast"]), _db(c["all"]["gain_db"]), _db(c["hard"]["gain_db"])]
                     + [_db(c["subsets"][s]["gain_db"]) for s in subsets]
-                    + [_pct(c["all"]["share_losing"]), _db(c["all"]["worst_gain_db"])
+                    + [percent(c["all"]["share_losing"]), _db(c["all"]["worst_gain_db"])
                        + (f" ({c['all']['worst_pair']})" if with_ids else "")])
     return header, rows
 
@@ -344,7 +340,7 @@ def markdown(result: dict) -> str:
                   "|" + "---|" * (len(groups) + 1),
                   "| oracle gain (dB) | " + " | ".join(_db(c["routing"][g]["oracle_gain_db"]) for g in groups) + " |"]
         for key, label in _routers(result):
-            lines.append(f"| {label} | " + " | ".join(_pct(c["routing"][g]["share_of_oracle"].get(key))
+            lines.append(f"| {label} | " + " | ".join(percent(c["routing"][g]["share_of_oracle"].get(key))
                                                       for g in groups) + " |")
     lines += ["", f"Per-pair numbers: `{result['files']['pairs']}`; gain distribution: `{result['files']['plot']}`"]
     return "\n".join(lines) + "\n"
@@ -404,5 +400,5 @@ def print_tables(result: dict, console: Console) -> None:
         routing.add_column(col, justify="left" if col == "heavy candidate" else "right")
     for name, c in result["candidates"].items():
         r = c["routing"]["all"]
-        routing.add_row(name, _db(r["oracle_gain_db"]), *(_pct(r["share_of_oracle"].get(k)) for k, _ in routers))
+        routing.add_row(name, _db(r["oracle_gain_db"]), *(percent(r["share_of_oracle"].get(k)) for k, _ in routers))
     console.print(gains, routing)

@@ -20,7 +20,8 @@ from rich.table import Table
 METHODS = ("fast", "heavy", "routed", "random", "oracle")
 
 
-def _pct(x: float | None) -> str:
+def percent(x: float | None) -> str:
+    """A share as a whole percentage; "n/a" where it is undefined (e.g. the oracle gains nothing)."""
     return "n/a" if x is None else f"{100 * x:.0f}%"
 
 
@@ -71,10 +72,10 @@ def markdown(result: dict) -> str:
         lines.append(
             f"| {name} | {s['n_pairs']} | {s['routed']['heavy_fraction']:.3f} | {s['fast']['psnr']:.3f} | "
             f"{s['heavy']['psnr']:.3f} | {s['routed']['psnr']:.3f} | {s['random']['psnr']:.3f} | "
-            f"{s['oracle']['psnr']:.3f} | {_pct(s['gain_share_of_oracle'])} | "
-            f"{_pct(s['random_gain_share_of_oracle'])} | {_pct(s['gain_share_of_heavy'])} | "
-            f"{_pct(s['time_fraction_of_heavy'])} | "
-            f"{_pct(s['score_time_fraction_of_fast'])} | {_yes(s['within_time_bound'])} |"
+            f"{s['oracle']['psnr']:.3f} | {percent(s['gain_share_of_oracle'])} | "
+            f"{percent(s['random_gain_share_of_oracle'])} | {percent(s['gain_share_of_heavy'])} | "
+            f"{percent(s['time_fraction_of_heavy'])} | "
+            f"{percent(s['score_time_fraction_of_fast'])} | {_yes(s['within_time_bound'])} |"
         )
     if result.get("compared_thresholds"):
         lines += ["", "## Routers compared at the same overall heavy share", "",
@@ -88,8 +89,8 @@ def markdown(result: dict) -> str:
             rows += list(s.get("routed_by", {}).items())
             for router, r in rows:
                 lines.append(f"| {name} | {router} | {r['heavy_fraction']:.3f} | {r['psnr']:.3f} | {r['ssim']:.4f} | "
-                             f"{r['s_per_pair']:.4f} | {_pct(r['gain_share_of_oracle'])} | "
-                             f"{_pct(r['time_fraction_of_heavy'])} | {_yes(r['within_time_bound'])} |")
+                             f"{r['s_per_pair']:.4f} | {percent(r['gain_share_of_oracle'])} | "
+                             f"{percent(r['time_fraction_of_heavy'])} | {_yes(r['within_time_bound'])} |")
     for name, s in result["subsets"].items():
         lines += ["", f"## {name} ({s['n_pairs']} pairs)", "",
                   "| method | PSNR | SSIM | s/pair | heavy fraction |", "|---|---|---|---|---|"]
@@ -157,10 +158,9 @@ def print_route_table(result: dict, console: Console) -> None:
                 "gain/oracle", "time/heavy", "time aim"):
         table.add_column(col, justify="left" if col == "subset" else "right")
     for name, s in result["subsets"].items():
-        share = s["gain_share_of_oracle"]
         table.add_row(name, str(s["n_pairs"]), f"{s['routed']['heavy_fraction']:.2f}",
                       *(f"{s[m]['psnr']:.2f}" for m in ("fast", "heavy", "routed", "random", "oracle")),
-                      "n/a" if share is None else f"{100 * share:.0f}%", f"{100 * s['time_fraction_of_heavy']:.0f}%",
+                      percent(s["gain_share_of_oracle"]), percent(s["time_fraction_of_heavy"]),
                       _yes(s["within_time_bound"]))
     console.print(table)
     if result.get("compared_thresholds"):
@@ -169,8 +169,7 @@ def print_route_table(result: dict, console: Console) -> None:
             cmp.add_column(col, justify="left" if col in ("subset", "router") else "right")
         for name, s in result["subsets"].items():
             for router, r in s["routed_by"].items():
-                share = r["gain_share_of_oracle"]
                 cmp.add_row(name, router, f"{r['heavy_fraction']:.2f}", f"{r['psnr']:.2f}",
-                            "n/a" if share is None else f"{100 * share:.0f}%", f"{100 * r['time_fraction_of_heavy']:.0f}%",
+                            percent(r["gain_share_of_oracle"]), percent(r["time_fraction_of_heavy"]),
                             _yes(r["within_time_bound"]))
         console.print(cmp)
