@@ -3,6 +3,11 @@
 All functions take ``(B, 3, H, W)`` float tensors in [0, 1] and return one value per sample.
 Predictions are usually quantised to 8 bits first (:func:`quantize`), as a saved frame would be;
 that is how VFI benchmarks (and the Middlebury IE definition) score methods.
+
+Colour convention: every metric is computed on the three RGB channels, weighted equally (PSNR's
+MSE and IE average over all pixels and channels, SSIM averages its per-channel maps); there is
+no conversion to luma (Y), so an error in one channel counts a third of the same error in all
+three. Values therefore match RGB-based VFI tables (RIFE, VFIformer), not Y-channel SR tables.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """DPA evaluation: the paper's accuracy under tolerance plus correlation and error metrics.
 
 Scores are compared on the normalised scale ((s - 1) / 3). A prediction is correct at
-tolerance ``t`` when ``|pred - gt| < t``; 0.125 and 0.25 are the paper's Table II columns.
+tolerance ``t`` when ``|pred - gt| < t`` (strictly: an error exactly at ``t`` is a miss, so a
+prediction must be closer than the tolerance, and two implementations agree on the boundary);
+0.125 and 0.25 are the paper's Table II columns, counted independently.
 The 4-class confusion matrix rounds both sides to the nearest annotation level.
 """
 

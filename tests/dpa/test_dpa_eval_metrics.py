@@ -1,0 +1,46 @@
+"""DPA evaluation metrics (``train.evaluate.compute_metrics``) against hand counts and scipy.
+
+Conventions under test (documented in train/evaluate.py and train/README.md): a prediction is
+correct at tolerance t when ``|pred - gt| < t`` (an error exactly at t is a miss); accuracy, MAE
+and PLCC use predictions clipped to [0, 1]; SRCC ranks the raw predictions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from train.evaluate import compute_metrics
+
+# gt and pred are exact binary fractions where it matters, so the errors 0.125 and 0.25 are exact
+GT = np.array([0.0, 0.5, 1.0, 0.25, 0.75])
+PRED = np.array([0.05, 0.7, 0.7, 0.375, 0.5])  # errors 0.05, 0.2, 0.3, 0.125 (exactly), 0.25 (exactly)
+
+
+def test_two_tolerances_are_counted_separately_and_strictly() -> None:
+    m = compute_metrics(PRED, GT)
+    assert m["acc@0.125"] == pytest.approx(1 / 5)  # only 0.05; 0.125 itself is a miss
+    assert m["acc@0.25"] == pytest.approx(3 / 5)  # 0.05, 0.2, 0.125; 0.25 itself is a miss
+    assert m["mae"] == pytest.approx((0.05 + 0.2 + 0.3 + 0.125 + 0.25) / 5)
+    assert m["n"] == 5
+
+
+def test_correlations_equal_scipy_on_clipped_and_raw_scores() -> None:
+    raw = np.array([-0.6, -0.1, 0.5, 1.8, 0.9])
+    gt = np.array([0.1, 0.0, 0.5, 1.0, 0.75])
+    m = compute_metrics(raw, gt)
+    clipped = np.clip(raw, 0, 1)
+    assert m["plcc"] == pytest.approx(stats.pearsonr(clipped, gt).statistic, abs=1e-12)
+    assert m["srcc"] == pytest.approx(stats.spearmanr(raw, gt).statistic, abs=1e-12)
+    assert m["mae"] == pytest.approx(np.abs(clipped - gt).mean(), abs=1e-12)
+    # the conventions are visible on these numbers: the other choice gives another value
+    assert abs(stats.pearsonr(raw, gt).statistic - m["plcc"]) > 1e-3
+    assert abs(stats.spearmanr(clipped, gt).statistic - m["srcc"]) > 1e-3
+    assert abs(np.abs(raw - gt).mean() - m["mae"]) > 1e-3
+
+
+def test_accuracy_uses_clipped_predictions() -> None:
+    """A raw 1.1 on an easiest pair (gt 1.0) is a correct label once clipped."""
+    m = compute_metrics(np.array([1.1, -0.2]), np.array([1.0, 0.0]))
+    assert m["acc@0.125"] == 1.0 and m["mae"] == 0.0
