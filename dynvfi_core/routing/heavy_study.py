@@ -302,7 +302,7 @@ def _routers(result: dict) -> list[tuple[str, str]]:
     out = [("motion", "motion (DIS flow, the fallback scorer)")]
     if result["config"]["dpa"]:
         out.append(("dpa", f"DPA `{result['config']['dpa']}`"))
-    return out + [("random", f"random (mean of {result['config']['random_draws']} draws)")]
+    return out + [("random", "random (exact expectation)")]
 
 
 def markdown(result: dict) -> str:

@@ -53,7 +53,7 @@ def markdown(result: dict) -> str:
         f"- fast model: `{cfg['fast']}`; heavy model: `{cfg['heavy']}`; scorer: `{cfg['scorer']}`",
         f"- routing rule: {rule_text(result)}",
         (f"- {cfg['n_pairs']} pairs on {cfg['device']} ({cfg['torch_threads']} torch threads); random routing = "
-        f"mean of {cfg['random_draws']} draws (seed {cfg['seed']}); oracle = the same number of heavy pairs, "
+        f"its exact expectation (spread over {cfg['random_draws']} draws, seed {cfg['seed']}); oracle = the same number of heavy pairs, "
         "those where the heavy model gains most PSNR (uses ground truth)"),
         "- routed time includes scoring; s/pair is model time only (frames already decoded)",
         ("- routed gain / heavy gain is the paper's yardstick (it keeps ~85% of VFIformer's gain on "

@@ -71,7 +71,9 @@ def test_cached_evaluation_is_reproducible_and_seeded() -> None:
     b = evaluate_table(p, heavy_share=1 / 3, seed=7)
     c = evaluate_table(p, heavy_share=1 / 3, seed=8)
     assert a == b
-    assert a["subsets"]["all"]["random"]["psnr"] != c["subsets"]["all"]["random"]["psnr"]
+    # random routing is its exact expectation; only the reported spread of seeded draws varies
+    assert a["subsets"]["all"]["random"]["psnr"] == c["subsets"]["all"]["random"]["psnr"]
+    assert a["subsets"]["all"]["random"]["psnr_std"] != c["subsets"]["all"]["random"]["psnr_std"]
     assert list(a["subsets"]) == ["b", "a", "all"]
     assert sum(a["subsets"][g]["n_pairs"] for g in ("a", "b")) == 90
     # the oracle is the best possible choice of that many heavy pairs
