@@ -53,6 +53,9 @@ class VFIModel(abc.ABC):
     arbitrary_t: bool = True
     #: smallest side the network accepts after padding (its coarsest level must be >= 1 px)
     min_side: int = 1
+    #: pad equally on all sides (as e.g. VFIformer's official test loader does) instead of only
+    #: at the bottom/right: networks are not translation-invariant, so this changes the output
+    pad_centred: bool = False
 
     def __init__(self, device: str | torch.device | None = None) -> None:
         self.device = pick_device(device)
@@ -85,15 +88,16 @@ class VFIModel(abc.ABC):
         b = b.to(self.device, torch.float32)
         tt = timestep_tensor(t, n, self.device)
         ph, pw = self.pad_size(h, w)
+        top, left = ((ph - h) // 2, (pw - w) // 2) if self.pad_centred else (0, 0)
         if (ph, pw) != (h, w):
-            a = F.pad(a, (0, pw - w, 0, ph - h))
-            b = F.pad(b, (0, pw - w, 0, ph - h))
+            a = F.pad(a, (left, pw - w - left, top, ph - h - top))
+            b = F.pad(b, (left, pw - w - left, top, ph - h - top))
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.device.type == "cuda"):
             if self.arbitrary_t or bool((tt == 0.5).all()):
                 out = self._run(a, b, tt)
             else:
                 out = self._recursive(a, b, tt)
-        return out[:, :, :h, :w].float().clamp_(0, 1).to(out_device)
+        return out[:, :, top:top + h, left:left + w].float().clamp_(0, 1).to(out_device)
 
     def _recursive(self, a: torch.Tensor, b: torch.Tensor, t: torch.Tensor, depth: int = 6) -> torch.Tensor:
         """Any t from a midpoint-only network by bisection (as RIFE's own inference does).

@@ -158,6 +158,8 @@ class VFIformerModel(NetworkModel):
     pad_multiple = PAD_MULTIPLE
     min_side = PAD_MULTIPLE
     arbitrary_t = False
+    #: the official test loaders (``dataloader/dataset.py``) zero-pad equally on both sides
+    pad_centred = True
 
     def __init__(
         self,
