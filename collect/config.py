@@ -14,8 +14,12 @@ YAML keys (all optional except ``sources``; relative paths are resolved against 
       step: null                     # frames between candidate starts of one stride (default 2*stride)
       max_per_clip: 60               # samples per clip (split evenly over its strides), x tiers
       tiers: [256p]                  # of 1080p, 720p, 256p, native (short side; never upscaled)
+      tier_share: {}                 # e.g. {720p: 0.12}: that tier stores only this share of the
+                                     # samples (a fixed hash draw per sample), the others all
     filters:
       scene_threshold: 27.0          # PySceneDetect ContentDetector threshold (hard cuts)
+      cut_residual: 24.0             # a jump is a cut only if this much HSV difference survives
+                                     # warping with DIS flow (0: every ContentDetector jump)
       min_motion: 0.3                # mean DIS flow (px at 256p) below which a sample is near-static
       dup_distance: 6                # max pHash Hamming distance of cross-clip near duplicates
       min_short_side: 256            # smaller sources are reported as errors
@@ -28,9 +32,17 @@ YAML keys (all optional except ``sources``; relative paths are resolved against 
       - {kind: local, path: /videos, tiers: [720p, 256p]}                # videos, frame folders, a file
       - {kind: web, path: urls.txt}                                      # http(s) URL list file
       - {kind: web, urls: ["https://example.org/a.mp4"], name: extra}
+      - {kind: triplets, path: /data/ucf101}    # ready-made triplet folders, imported as they are
 
 Each source also accepts ``name`` (part of every clip key; default: the folder/file name),
-``fps`` (frame rate of frame folders, or an override of the container's) and ``split_unit``.
+``fps`` (frame rate of frame folders, or an override of the container's), ``split_unit`` and
+``split`` (train, val or test: puts the whole source in that split instead of the hash draw, for
+hand-stratified splits of a small corpus).
+
+``kind: triplets`` imports ready-made triplet folders (``<id>/frame_00.png frame_01_gt.png
+frame_02.png``, UCF101-DVF, or ``<id>/frame0.<ext> gt.<ext> frame1.<ext>``) found under ``path``:
+each folder is one clip and one split group holding one fixed triplet (stride recorded as 1, no
+frame rate, no scene-cut or near-static test: it is imported whole); the tiers still apply.
 
 ``split_unit: clip`` (default) puts all of a clip group's triplets in one split, so no footage of a
 video reaches two splits. ``split_unit: shot`` splits each clip by its shots (the segments between
@@ -44,6 +56,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -54,7 +67,7 @@ from dynvfi_core.errors import ConfigError
 
 #: tier name -> short side in pixels (None: the source's own size)
 TIERS: dict[str, int | None] = {"1080p": 1080, "720p": 720, "256p": 256, "native": None}
-SOURCE_KINDS = ("vimeo_triplet", "vimeo_septuplet", "adobe240", "local", "web")
+SOURCE_KINDS = ("vimeo_triplet", "vimeo_septuplet", "adobe240", "local", "web", "triplets")
 SPLITS = ("train", "val", "test")
 SPLIT_UNITS = ("clip", "shot")
 
@@ -68,6 +81,7 @@ class Sampling:
     step: int | None = None
     max_per_clip: int = 60
     tiers: tuple[str, ...] = ("256p",)
+    tier_share: tuple[tuple[str, float], ...] = ()  # (tier, share < 1) of the tiers that keep a subset
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,7 @@ class Filters:
     """Rejection thresholds; every rejection is counted by reason in the report."""
 
     scene_threshold: float = 27.0
+    cut_residual: float = 24.0
     min_motion: float = 0.3
     dup_distance: int = 6
     min_short_side: int = 256
@@ -102,6 +117,7 @@ class SourceSpec:
     urls: tuple[str, ...] = ()
     fps: float | None = None
     split_unit: str = "clip"
+    split: str | None = None  # fixed split of every clip of the source (default: hash of the group)
 
 
 @dataclass(frozen=True)
@@ -147,6 +163,12 @@ def _sampling(data: dict, base: Sampling, where: str) -> Sampling:
     for key in ("step", "max_per_clip"):
         if key in data:
             values[key] = data[key]
+    if "tier_share" in data:
+        raw = data["tier_share"]
+        if not isinstance(raw, dict) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1 for v in raw.values()):
+            raise ConfigError(f"{where}: tier_share must map tiers to shares in (0, 1], got {raw!r}")
+        values["tier_share"] = tuple(sorted((str(k), float(v)) for k, v in raw.items()))
     s = Sampling(**values)
     if not all(isinstance(x, int) and x >= 1 for x in s.strides):
         raise ConfigError(f"{where}: strides must be integers >= 1, got {list(s.strides)}")
@@ -161,12 +183,16 @@ def _sampling(data: dict, base: Sampling, where: str) -> Sampling:
     bad = [t for t in s.tiers if t not in TIERS]
     if bad or not s.tiers:
         raise ConfigError(f"{where}: unknown tier(s) {bad or '[]'}; choose from {', '.join(TIERS)}")
+    bad = [t for t, _ in s.tier_share if t not in TIERS]
+    if bad:
+        raise ConfigError(f"{where}: tier_share names unknown tier(s) {bad}; choose from {', '.join(TIERS)}")
     return Sampling(
         strides=tuple(sorted(set(s.strides))),
         target_fps=tuple(sorted({float(x) for x in s.target_fps})),
         step=s.step,
         max_per_clip=s.max_per_clip,
         tiers=tuple(sorted(set(s.tiers), key=list(TIERS).index)),
+        tier_share=tuple((t, v) for t, v in s.tier_share if v < 1),
     )
 
 
@@ -192,7 +218,7 @@ def _resolve(path: str, base_dir: Path | None) -> str:
     p = Path(path).expanduser()
     if not p.is_absolute() and base_dir is not None:
         p = base_dir / p
-    return str(p)
+    return os.path.normpath(p)
 
 
 def _split_unit(value: Any, where: str) -> str:
@@ -201,7 +227,7 @@ def _split_unit(value: Any, where: str) -> str:
     return value
 
 
-SOURCE_KEYS = {"kind", "path", "name", "lists", "urls", "fps", "split_unit"} | {f.name for f in fields(Sampling)}
+SOURCE_KEYS = {"kind", "path", "name", "lists", "urls", "fps", "split_unit", "split"} | {f.name for f in fields(Sampling)}
 
 
 def parse_config(data: Any, base_dir: Path | None = None) -> CollectConfig:
@@ -234,12 +260,15 @@ def parse_config(data: Any, base_dir: Path | None = None) -> CollectConfig:
         fps = raw.get("fps", 240.0 if kind == "adobe240" else None)
         if fps is not None and (not isinstance(fps, (int, float)) or fps <= 0):
             raise ConfigError(f"{where}: fps must be a positive number, got {fps!r}")
+        split = raw.get("split")
+        if split is not None and split not in SPLITS:
+            raise ConfigError(f"{where}: split must be one of {', '.join(SPLITS)}, got {split!r}")
         name = str(raw.get("name") or (Path(path).stem if path and Path(path).is_file() else Path(path or "urls").name))
         sources.append(SourceSpec(
             kind=kind, path=path, name=name, sampling=_sampling(raw, sampling, where),
             lists=tuple(str(x) for x in raw.get("lists") or ()), urls=urls,
             fps=float(fps) if fps is not None else None,
-            split_unit=_split_unit(raw.get("split_unit", split_unit), f"{where}.split_unit"),
+            split_unit=_split_unit(raw.get("split_unit", split_unit), f"{where}.split_unit"), split=split,
         ))
     ids = [(s.kind, s.name) for s in sources]
     dupes = sorted({f"{k}:{n}" for k, n in ids if ids.count((k, n)) > 1})

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from collect.sources import image_files
+from collect.sources import image_files, triplet_files
 from dynvfi_core.errors import InputError
 from dynvfi_core.imageio import read_image
 
@@ -125,12 +125,13 @@ class PyAVReader(FrameReader):
 
 
 class FolderReader(FrameReader):
-    """Image files of one folder in natural order; an unreadable file is one failed frame."""
+    """Image files of one folder in natural order (or the given ``files`` in their order, e.g. a
+    ready-made triplet's frame0, gt, frame1); an unreadable file is one failed frame."""
 
-    def __init__(self, folder: Path, fps: float | None) -> None:
+    def __init__(self, folder: Path, fps: float | None, files: list[Path] | None = None) -> None:
         if not folder.is_dir():
             raise InputError(f"frame folder not found: {folder}")
-        self.files = image_files(folder)
+        self.files = files if files is not None else image_files(folder)
         if not self.files:
             raise InputError(f"empty folder (no image files): {folder}")
         first = None
@@ -162,6 +163,11 @@ def open_reader(path: Path, media: str, fps: float | None) -> FrameReader:
     """A reader for a video file or frame folder; :class:`InputError` when nothing decodes."""
     if media == "frames":
         return FolderReader(path, fps)
+    if media == "triplet":
+        files = triplet_files(path) if path.is_dir() else None
+        if files is None:
+            raise InputError(f"not a triplet folder (frame_00/frame_01_gt/frame_02 or frame0/gt/frame1): {path}")
+        return FolderReader(path, fps, list(files))
     if not path.is_file():
         raise InputError(f"video not found: {path}")
     if path.stat().st_size == 0:

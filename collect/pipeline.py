@@ -38,7 +38,7 @@ from db.engine import session_scope
 from db.migrate import upgrade
 from db.models import CollectRun
 from dynvfi_core import paths
-from dynvfi_core.errors import ConfigError
+from dynvfi_core.errors import ConfigError, InputError
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -113,6 +113,9 @@ def collect(
     upgrade(url)
 
     clips, errors = list_clips(config.sources)
+    if not clips and errors:  # nothing to collect at all (e.g. the data is not on this machine)
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise InputError(f"no clips found: {errors[0].source}: {errors[0].message}{more}")
     mine = [c for c in clips if shard_of(c.key, count) == index - 1]
     signatures = {c.key: clip_signature(c, config.filters) for c in mine}
     with session_scope(url) as s:

@@ -10,6 +10,7 @@ depends only on the clip and the config, so re-runs, resumed runs and shards agr
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass
 
@@ -46,10 +47,33 @@ def tier_size(tier: str, width: int, height: int) -> tuple[int, int] | None:
     return max(w, 1), max(h, 1)
 
 
+def unit_hash(text: str) -> float:
+    """A stable number in [0, 1) from a string (sha256, independent of Python's hash seed)."""
+    return int(hashlib.sha256(text.encode()).hexdigest()[:15], 16) / 16**15
+
+
 def choose_tiers(tiers: tuple[str, ...], width: int, height: int) -> tuple[dict[str, tuple[int, int]], list[str]]:
-    """Tiers this source can fill without upscaling, and the tiers skipped for it."""
-    sizes = {t: tier_size(t, width, height) for t in tiers}
-    return {t: s for t, s in sizes.items() if s is not None}, [t for t, s in sizes.items() if s is None]
+    """Tiers this source can fill without upscaling, and the tiers skipped for it.
+
+    A tier whose size equals an earlier tier's (``native`` of a 256x256 source next to ``256p``)
+    is skipped too: it would store every triplet twice.
+    """
+    chosen: dict[str, tuple[int, int]] = {}
+    skipped: list[str] = []
+    for t in tiers:
+        size = tier_size(t, width, height)
+        if size is None or size in chosen.values():
+            skipped.append(t)
+        else:
+            chosen[t] = size
+    return chosen, skipped
+
+
+def in_tier(share: dict[str, float], tier: str, clip_key: str, frame0: int, stride: int) -> bool:
+    """Whether a kept sample is also stored at ``tier``: always, unless the tier keeps only a
+    ``share`` of the samples; then a fixed hash draw of (clip, sample, tier) decides, so the
+    subset is the same in every run, shard and resume."""
+    return tier not in share or unit_hash(f"tier:{clip_key}#{frame0}#{stride}#{tier}") < share[tier]
 
 
 def choose_strides(sampling: Sampling, fps: float | None) -> tuple[list[Stride], Counter]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlparse
@@ -42,10 +42,11 @@ class ClipSpec:
     group: str  # split identity: clips of one group always share a split
     kind: str  # source kind, stored as Clip.source
     uri: str  # file or folder path, or URL for web clips
-    media: str  # "video" | "frames" | "url"
+    media: str  # "video" | "frames" | "url" | "triplet" (a fixed frame0/gt/frame1 folder)
     fps: float | None  # configured frame rate (overrides the container's)
     sampling: Sampling
     split_unit: str = "clip"  # "clip": the group's split; "shot": each shot its own (store.shot_splits)
+    split: str | None = None  # fixed split of the source, instead of the group's hash draw
 
 
 def natural_key(name: str) -> list:
@@ -83,7 +84,8 @@ class Collector(ABC):
         key = _key(self.spec.kind, self.spec.name, rel)
         group = _key(self.spec.kind, self.spec.name, group_rel) if group_rel else key
         return ClipSpec(key=key, group=group, kind=self.spec.kind, uri=uri, media=media,
-                        fps=self.spec.fps, sampling=self.spec.sampling, split_unit=self.spec.split_unit)
+                        fps=self.spec.fps, sampling=self.spec.sampling, split_unit=self.spec.split_unit,
+                        split=self.spec.split)
 
     def _root(self) -> Path:
         root = Path(self.spec.path or "")
@@ -194,8 +196,57 @@ class WebCollector(Collector):
         return found, errors
 
 
+#: file names of ready-made triplet folders: (frame0, ground truth, frame1) stems, any image suffix
+TRIPLET_LAYOUTS = (("frame_00", "frame_01_gt", "frame_02"), ("frame0", "gt", "frame1"))
+
+
+def triplet_files(folder: Path) -> tuple[Path, Path, Path] | None:
+    """(frame0, gt, frame1) of a ready-made triplet folder, or None when it has no known layout."""
+    stems: dict[str, Path] = {}
+    for p in folder.iterdir():
+        if p.suffix.lower() in IMAGE_EXTS and p.is_file():
+            stems.setdefault(p.stem, p)
+    for layout in TRIPLET_LAYOUTS:
+        if all(n in stems for n in layout):
+            a, g, b = (stems[n] for n in layout)
+            return a, g, b
+    return None
+
+
+class TripletFolderCollector(Collector):
+    """Ready-made triplets (UCF101-DVF ``frame_00/frame_01_gt/frame_02``, ``frame0/gt/frame1``).
+
+    Every folder under ``path`` with one of :data:`TRIPLET_LAYOUTS` is one clip and its own split
+    group, imported as the single triplet it is: stride 1 (the true spacing is unknown), one
+    sample, no re-cutting. A folder holding some but not all three files is reported.
+    """
+
+    kind = "triplets"
+
+    def clips(self) -> tuple[list[ClipSpec], list[SourceError]]:
+        root = self._root()
+        if not root.is_dir():
+            raise InputError(f"triplets source must be a folder of triplet folders: {root}")
+        sampling = replace(self.spec.sampling, strides=(1,), target_fps=(), step=1, max_per_clip=1)
+        found: list[ClipSpec] = []
+        errors: list[SourceError] = []
+        for folder in sorted([root, *(p for p in root.rglob("*") if p.is_dir())]):
+            rel = folder.relative_to(root).as_posix() if folder != root else folder.name
+            if triplet_files(folder) is not None:
+                clip = self._clip(rel, str(folder), "triplet")
+                found.append(replace(clip, sampling=sampling))
+            elif any(p.stem in {n for layout in TRIPLET_LAYOUTS for n in layout} for p in folder.iterdir()):
+                errors.append(SourceError(_key(self.spec.kind, self.spec.name, rel),
+                                          f"incomplete triplet folder (needs {' '.join(TRIPLET_LAYOUTS[0])} "
+                                          f"or {' '.join(TRIPLET_LAYOUTS[1])}): {folder}"))
+        if not found and not errors:
+            raise InputError(f"no triplet folders ({' / '.join(' '.join(x) for x in TRIPLET_LAYOUTS)}) under {root}")
+        return sorted(found, key=lambda c: c.key), errors
+
+
 COLLECTORS: dict[str, type[Collector]] = {
-    c.kind: c for c in (FolderCollector, Adobe240Collector, VimeoCollector, VimeoSeptupletCollector, WebCollector)
+    c.kind: c for c in (FolderCollector, Adobe240Collector, VimeoCollector, VimeoSeptupletCollector, WebCollector,
+                        TripletFolderCollector)
 }
 
 

@@ -22,17 +22,13 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from collect.config import Filters
+from collect.sampling import unit_hash as _unit
 from collect.sources import ClipSpec
 from collect.worker import ClipResult
 from db.annotation import Interpolation, Vote
 from db.models import Clip, Triplet
 
 CHUNK = 500  # keys per IN (...) query: far below every database's parameter limit
-
-
-def _unit(text: str) -> float:
-    """A stable number in [0, 1) from a string (sha256, independent of Python's hash seed)."""
-    return int(hashlib.sha256(text.encode()).hexdigest()[:15], 16) / 16**15
 
 
 def split_of(group: str, splits: tuple[tuple[str, float], ...]) -> str:
@@ -105,6 +101,8 @@ def clip_signature(clip: ClipSpec, filters: Filters) -> str:
                "filters": {k: v for k, v in asdict(filters).items() if k != "dup_distance"}}
     if clip.split_unit != "clip":
         payload["split_unit"] = clip.split_unit
+    if clip.split is not None:
+        payload["split"] = clip.split
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -127,7 +125,7 @@ def save(session: Session, clip: ClipSpec, splits: tuple[tuple[str, float], ...]
     Every triplet of the clip, stored earlier or now, gets the split the current ``split_unit``
     assigns, so a re-run that changes the unit re-splits the clip in place (no duplicates).
     """
-    clip_split = split_of(clip.group, splits)
+    clip_split = clip.split or split_of(clip.group, splits)
     row = session.scalar(select(Clip).where(Clip.key == clip.key))
     old_samples: list = []
     if row is None:
@@ -140,7 +138,7 @@ def save(session: Session, clip: ClipSpec, splits: tuple[tuple[str, float], ...]
     seen = {(f0, s) for f0, s, _ in result.samples}
     samples = result.samples + [x for x in old_samples if (x[0], x[1]) not in seen]
     stats = dict(result.stats)
-    if clip.split_unit == "shot":
+    if clip.split_unit == "shot" and clip.split is None:
         cuts = stats.get("cuts", [])
         sizes = Counter(shot_of(f0, cuts) for f0, _, _ in samples)
         sizes.update({shot_of(t.frame0, cuts): 0 for t in stored})  # shots of legacy rows, if any

@@ -31,7 +31,7 @@ from dynvfi_core.analysis import (
 from collect.config import Download, Filters
 from collect.download import download
 from collect.frames import open_reader
-from collect.sampling import Candidate, choose_strides, choose_tiers, plan
+from collect.sampling import Candidate, choose_strides, choose_tiers, in_tier, plan
 from collect.sources import ClipSpec
 from dynvfi_core.errors import InputError
 
@@ -215,7 +215,10 @@ def _collect(task: ClipTask, writer_out: list[_FrameWriter]) -> ClipResult:
         span = 2 * max((s.frames for s in strides), default=1)
         asize = analysis_size(w, h)
         to_256 = ANALYSIS_SHORT_SIDE / min(asize)  # px at analysis size -> px at 256p
-        cuts, motion = SceneCuts(filters.scene_threshold, meta.fps), Motion()
+        cuts = SceneCuts(filters.scene_threshold, meta.fps, filters.cut_residual or None)
+        motion = Motion()
+        fixed = clip.media == "triplet"  # a ready-made triplet is imported whole: no cut or motion filter
+        share = dict(clip.sampling.tier_share)
         buffer: dict[int, _Buffered | None] = {}
         decoded, exhausted = 0, True
 
@@ -228,7 +231,7 @@ def _collect(task: ClipTask, writer_out: list[_FrameWriter]) -> ClipResult:
                 rejected["decode_failure"] += 1
                 return
             f0, gt, f1 = (buffer[i] for i in idx)
-            if cuts.spans_cut(c.frame0, c.last):
+            if not fixed and cuts.spans_cut(c.frame0, c.last):
                 rejected["scene_cut"] += 1
                 return
             if irregular_timing((f0.time, gt.time, f1.time), filters.timing_tolerance):
@@ -236,13 +239,15 @@ def _collect(task: ClipTask, writer_out: list[_FrameWriter]) -> ClipResult:
                 return
             mean, p95 = motion.measure(f0.small_gray(), f1.small_gray())
             mean, p95 = mean * to_256, p95 * to_256
-            if mean < filters.min_motion:
+            if mean < filters.min_motion and not fixed:
                 rejected["near_static"] += 1
                 return
             filled.add((c.stride, c.slot))
             digest = phash(gt.small_gray())
             result.samples.append([c.frame0, c.stride, digest])
             for tier, (tw, th) in sizes.items():
+                if not in_tier(share, tier, clip.key, c.frame0, c.stride):
+                    continue
                 p0, pg, p1 = (writer.write(tier, i, buffer[i]) for i in idx)
                 k = min(tw, th) / ANALYSIS_SHORT_SIDE  # px at 256p -> px at the stored size
                 result.triplets.append(TripletRecord(
@@ -257,7 +262,8 @@ def _collect(task: ClipTask, writer_out: list[_FrameWriter]) -> ClipResult:
                 cuts.reset()
             else:
                 small = frame.bgr if asize == (w, h) else cv2.resize(frame.bgr, asize, interpolation=cv2.INTER_AREA)
-                cuts.add(i, small)
+                if not fixed:
+                    cuts.add(i, small)
                 buffer[i] = _Buffered(frame.bgr, small, frame.time)
             decoded = i + 1
             for c in by_last.pop(i, ()):
@@ -286,6 +292,8 @@ def _collect(task: ClipTask, writer_out: list[_FrameWriter]) -> ClipResult:
             "warnings": warnings,
             # hard cuts of the decoded part: shot boundaries for ``split_unit: shot``
             "cuts": sorted(cuts.cuts),
+            # ContentDetector jumps that motion compensation explained (fast motion, not cuts)
+            "jumps_explained": sorted(cuts.explained),
         }
         return result
     finally:
