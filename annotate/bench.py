@@ -1,10 +1,11 @@
 """How fast does the app serve the next item while many annotators vote at once?
 
 A throw-away database and data root (synthetic 448x256 triplets, the Vimeo-90K size) are served on
-loopback by ``dynvfi annotate serve`` in its own process; ``n_annotators`` threads each log in
-with their own Gradio client and vote repeatedly. The latency of one vote is the round trip from
-sending the score to receiving the next item (stored vote, routing, zoom crops, image URLs);
-fetching the image files themselves is plain static serving and is not included.
+loopback by ``dynvfi annotate serve --min-view 0`` in its own process; ``n_annotators`` threads
+each log in with their own Gradio client and, like the page, load an item's four images and report
+them seen, then vote. The latency of one vote is the round trip from sending the score to
+receiving the next item (viewing-rule check, stored vote, routing, difference hint, viewer HTML);
+loading the images and reporting them seen happen between votes and are not included.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import time
 from pathlib import Path
 
 import cv2
+import httpx
 import numpy as np
 
+from annotate.service import KINDS
 from db.annotation import Interpolation
 from db.engine import dispose_all, session_scope
 from db.models import Clip, Triplet
@@ -91,7 +94,7 @@ def next_item_latency(n_annotators: int = 10, votes_each: int = 10, n_items: int
         port = _free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "dynvfi_core.cli", "annotate", "serve", "--db", db_url, "--data-root",
-             str(base / "data"), "--port", str(port), "--ratings", "3"],
+             str(base / "data"), "--port", str(port), "--ratings", "3", "--min-view", "0"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         latencies: list[float] = []
         errors: list[str] = []
@@ -107,18 +110,29 @@ def next_item_latency(n_annotators: int = 10, votes_each: int = 10, n_items: int
             server.kill()
             raise
 
+        def look_at(client, http: httpx.Client, item: str) -> None:
+            """What the page does before a score can count: load the images, report them seen."""
+            for kind in KINDS:
+                http.get(f"item/{item}/{kind}", cookies=client.cookies).raise_for_status()
+            http.post(f"item/{item}/seen", cookies=client.cookies).raise_for_status()
+
         def annotator(name: str) -> None:
             try:
                 client = clients[name]
+                http = httpx.Client(base_url=f"http://127.0.0.1:{port}/", timeout=60)
                 item = client.predict(api_name="/current")[0]
                 start.wait(timeout=120)
                 for _ in range(votes_each):
                     if not item:
                         break
+                    look_at(client, http, item)
                     t0 = time.perf_counter()
-                    item = client.predict(item, api_name="/vote_3")[0]
+                    nxt, status, *_ = client.predict(item, api_name="/vote_3")
                     with lock:
                         latencies.append((time.perf_counter() - t0) * 1000)
+                    if nxt == item:
+                        raise RuntimeError(f"vote refused: {status}")
+                    item = nxt
             except Exception as exc:  # noqa: BLE001 - reported below; one failing client must not hang the rest
                 start.abort()
                 errors.append(f"{name}: {exc!r}")

@@ -6,7 +6,6 @@ import argparse
 import getpass
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 from dynvfi_core.errors import InputError
@@ -54,14 +53,16 @@ def cmd_auto(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from annotate.app import launch
+    from annotate.app import PageSettings, launch
     from annotate.service import AnnotationService
 
-    with tempfile.TemporaryDirectory(prefix="dynvfi-zoom-") as cache:
-        service = AnnotationService(_db(args), _root(args), args.model, args.ratings, args.control_every,
-                                    cache_dir=Path(cache))
-        print(f"annotation app on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
-        launch(service, args.host, args.port, block=True)
+    service = AnnotationService(_db(args), _root(args), args.model, args.ratings, args.control_every,
+                                min_view_s=args.min_view)
+    service.require_files()  # a wrong --data-root must not look like "all done" to the raters
+    scheme = "https" if args.ssl_certfile else "http"
+    print(f"annotation app on {scheme}://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    launch(service, args.host, args.port, block=True, settings=PageSettings(break_after_min=args.break_after),
+           certfile=args.ssl_certfile, keyfile=args.ssl_keyfile)
     return 0
 
 
@@ -163,6 +164,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL, help="whose interpolated frames are rated")
     p.add_argument("--ratings", type=int, default=3, help="ratings wanted per item (default %(default)s)")
     p.add_argument("--control-every", type=int, default=10, help="every N-th item is a control item")
+    p.add_argument("--min-view", type=float, default=1.0, metavar="SECONDS",
+                   help="a score counts only after the item's images have loaded and were visible this long "
+                   "(default %(default)s)")
+    p.add_argument("--break-after", type=float, default=25.0, metavar="MINUTES",
+                   help="remind raters to take a break after this long (0: never; default %(default)s)")
+    p.add_argument("--ssl-certfile", type=Path, default=None, help="serve HTTPS with this certificate (PEM)")
+    p.add_argument("--ssl-keyfile", type=Path, default=None, help="... and this private key (PEM)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("add-user", help="create an annotator account (bcrypt-hashed password)")

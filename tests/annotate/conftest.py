@@ -34,6 +34,8 @@ UCF = "triplets/ucf101_dvf"
 #: Frame names of one triplet folder, as in the sample data and in `collect`'s output.
 FRAME_NAMES = ("frame_00.png", "frame_01_gt.png", "frame_02.png")
 SYNTH_SIZE = 256  # the UCF101 sample triplets are 256x256
+#: minimum viewing time of the served test app: short, so that tests wait little
+APP_MIN_VIEW_S = 0.3
 
 
 def _free_port() -> int:
@@ -299,6 +301,12 @@ def make_triplets():
 
 
 @pytest.fixture
+def app_min_view_s() -> float:
+    """The served test app's minimum viewing time (tests cannot import this conftest)."""
+    return APP_MIN_VIEW_S
+
+
+@pytest.fixture
 def app_url(blend_dataset) -> Iterator[tuple[str, str, str]]:
     """The real app on a free loopback port over :func:`blend_dataset`, with user ``ann``.
 
@@ -312,8 +320,8 @@ def app_url(blend_dataset) -> Iterator[tuple[str, str, str]]:
     password = "correct horse battery"
     with session_scope(url) as s:
         add_user(s, "ann", password)
-    service = AnnotationService(url, root, model="blend")
+    service = AnnotationService(url, root, model="blend", min_view_s=APP_MIN_VIEW_S)
     port = _free_port()
-    demo = launch(service, "127.0.0.1", port, block=False)
+    server = launch(service, "127.0.0.1", port, block=False)
     yield f"http://127.0.0.1:{port}/", url, password
-    demo.close()
+    server.close()
