@@ -39,13 +39,13 @@ def print_report(result: dict, items: int = 20, console: Console | None = None) 
         con.print(t)
 
     if result["items"] and items > 0:
-        rows = sorted(result["items"], key=lambda r: (-(r["ci95"] if r["ci95"] is not None else float("inf")),
-                                                      r["triplet_id"]))[:items]
+        rows = sorted(result["items"], key=lambda r: (-(r["ci_high"] - r["ci_low"] if r["ci_low"] is not None
+                                                        else float("inf")), r["triplet_id"]))[:items]
         t = Table(title=f"Items, least certain first ({len(rows)} of {len(result['items'])})")
-        for col in ("triplet", "votes", "mean", "95% CI"):
+        for col in ("triplet", "votes", "mean", "95% CI (bootstrap)"):
             t.add_column(col, justify="right")
         for r in rows:
-            ci = "-" if r["ci95"] is None else f"{r['mean'] - r['ci95']:.2f} .. {r['mean'] + r['ci95']:.2f}"
+            ci = "-" if r["ci_low"] is None else f"{r['ci_low']:.2f} .. {r['ci_high']:.2f}"
             t.add_row(str(r["triplet_id"]), str(r["n_votes"]), _f(r["mean"]), ci)
         con.print(t)
 

@@ -1,6 +1,11 @@
 """Are the human scores trustworthy? Per-item confidence, rater quality and agreement.
 
-- per item: mean score and the half-width of its 95 % Student-t confidence interval;
+- per item: mean score with a 95 % interval that stays on the 1-4 scale: the percentile bootstrap
+  of the mean, computed exactly (the distribution of the mean of n draws with replacement from the
+  item's scores is an n-fold convolution of their 4-point distribution, so no resampling noise).
+  Percentile bootstrap means lie between the smallest and the largest score, so the interval can
+  never leave the scale, unlike the Student-t interval (1 and 4 give -16.6 .. 21.6). The t
+  half-width ``ci95`` is still reported: the training table uses it as a symmetric spread measure;
 - per annotator: counts, control-item accuracy (exact and within one step), BT.500 screening;
 - agreement: quadratic-weighted Cohen's kappa for every pair of annotators with shared items, and
   Krippendorff's alpha (ordinal) over everyone;
@@ -55,13 +60,36 @@ def ci95(scores: np.ndarray) -> float:
     return float(sps.t.ppf(0.975, n - 1) * np.std(scores, ddof=1) / math.sqrt(n))
 
 
+def bootstrap_interval(scores: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Exact percentile-bootstrap interval of the mean of 1-4 scores (NaNs below two scores).
+
+    The bounds are the (1-level)/2 and (1+level)/2 quantiles (inverse CDF: the smallest value
+    whose cumulative probability reaches the level) of the bootstrap distribution of the mean.
+    """
+    x = np.asarray(scores, dtype=int)
+    n = len(x)
+    if n < 2:
+        return float("nan"), float("nan")
+    pmf = np.bincount(x - LEVELS[0], minlength=len(LEVELS)) / n
+    dist = np.ones(1)
+    for _ in range(n):  # distribution of the sum of n draws, on n*1 .. n*4
+        dist = np.convolve(dist, pmf)
+    cdf = np.cumsum(dist)
+    tail = (1 - level) / 2
+    lo, hi = (int(np.searchsorted(cdf, q - 1e-12)) for q in (tail, 1 - tail))
+    return (n * LEVELS[0] + lo) / n, (n * LEVELS[0] + hi) / n
+
+
 def per_item(votes: pd.DataFrame) -> pd.DataFrame:
-    """triplet_id -> n_votes, mean, std, ci95."""
+    """triplet_id -> n_votes, mean, std, ci95 (t half-width), ci_low, ci_high (bootstrap, on the scale)."""
     if votes.empty:
-        return pd.DataFrame(columns=["n_votes", "mean", "std", "ci95"]).rename_axis("triplet_id")
+        return pd.DataFrame(columns=["n_votes", "mean", "std", "ci95", "ci_low", "ci_high"]).rename_axis("triplet_id")
     g = votes.groupby("triplet_id")["score"]
     out = pd.DataFrame({"n_votes": g.size(), "mean": g.mean(), "std": g.std(ddof=1)})
     out["ci95"] = g.apply(lambda x: ci95(x.to_numpy(dtype=float)))
+    bounds = g.apply(lambda x: bootstrap_interval(x.to_numpy()))
+    out["ci_low"] = bounds.map(lambda b: b[0])
+    out["ci_high"] = bounds.map(lambda b: b[1])
     return out
 
 
@@ -169,5 +197,7 @@ def compute(db_url: str) -> dict:
         "kappa": pairwise_kappa(votes) if len(votes) else [],
         "alpha_ordinal": alpha_ordinal(votes) if len(votes) else None,
         "items": [{"triplet_id": int(t), "n_votes": int(r.n_votes), "mean": float(r["mean"]),
-                   "ci95": None if np.isnan(r.ci95) else float(r.ci95)} for t, r in items.iterrows()],
+                   "ci95": None if np.isnan(r.ci95) else float(r.ci95),
+                   "ci_low": None if np.isnan(r.ci_low) else float(r.ci_low),
+                   "ci_high": None if np.isnan(r.ci_high) else float(r.ci_high)} for t, r in items.iterrows()],
     }
