@@ -109,4 +109,7 @@ def test_interpolation_error_rounds_an_unsaved_prediction_itself() -> None:
     gt, pred = _images(7)
     expected = np.mean(np.abs(np.round(pred * 255) - np.round(gt * 255)))
     assert float(interpolation_error(_t(pred), _t(gt))[0]) == pytest.approx(expected, abs=1e-4)
-    assert abs(expected - np.mean(np.abs(pred * 255 - gt * 255))) > 1e-3  # rounding matters here
+    # 0.4 of a grey level off everywhere: the 8-bit frame is exact, so IE is 0 (0.4 unrounded)
+    gt = np.clip(gt, 2 / 255, 253 / 255)
+    assert float(interpolation_error(_t(gt + 0.4 / 255), _t(gt))[0]) == 0.0
+    assert float(interpolation_error(_t(gt + 0.6 / 255), _t(gt))[0]) == pytest.approx(1.0, abs=1e-6)
