@@ -231,7 +231,7 @@ def _collect(task: ClipTask, writer_out: list[_FrameWriter]) -> ClipResult:
                 rejected["decode_failure"] += 1
                 return
             f0, gt, f1 = (buffer[i] for i in idx)
-            if not fixed and cuts.spans_cut(c.frame0, c.last):
+            if cuts.spans_cut(c.frame0, c.last):
                 rejected["scene_cut"] += 1
                 return
             if irregular_timing((f0.time, gt.time, f1.time), filters.timing_tolerance):
@@ -262,7 +262,7 @@ def _collect(task: ClipTask, writer_out: list[_FrameWriter]) -> ClipResult:
                 cuts.reset()
             else:
                 small = frame.bgr if asize == (w, h) else cv2.resize(frame.bgr, asize, interpolation=cv2.INTER_AREA)
-                if not fixed:
+                if not fixed:  # no cuts recorded: nothing in a fixed triplet is a cut
                     cuts.add(i, small)
                 buffer[i] = _Buffered(frame.bgr, small, frame.time)
             decoded = i + 1
