@@ -14,7 +14,7 @@ from typing import Any
 
 from dynvfi_core.errors import ConfigError
 
-ARCHS = ("dpa", "ahiq")
+ARCHS = ("dpa", "ahiq", "rife-prior")
 ALIGNS = ("pixelshuffle", "interp")
 
 
@@ -52,6 +52,13 @@ class ModelConfig:
     ahiq_cnn: str = "resnet18"
     #: channel widths of AHIQ's fusion/head (AHIQ itself: out 768, hidden 512, smoothing 1024)
     ahiq_dims: tuple[int, int, int] = field(default=(192, 128, 256))
+    # -- motion-prior variant (arch="rife-prior", dynvfi_core.dpa.rife_prior) -----------------
+    #: how many of RIFE v4.25's five IFBlocks (coarse to fine) run as the frozen prior
+    prior_blocks: int = 3
+    #: width of the trainable head on the derived maps
+    prior_width: int = 64
+    #: load the released RIFE v4.25 weights into the prior (a saved checkpoint carries them)
+    prior_pretrained: bool = True
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -68,6 +75,14 @@ class ModelConfig:
                 raise ConfigError("each Swin stage width must be divisible by its number of heads")
             if self.align == "pixelshuffle" and self.stage_width(3) % 16:
                 raise ConfigError("PixelShuffle(4) needs the stage-4 width to be a multiple of 16")
+        if self.arch == "rife-prior":
+            if any(v % 64 for v in self.view):
+                raise ConfigError(f"model.view of the rife-prior DPA must be multiples of 64 (RIFE's "
+                                  f"coarsest level), got {self.view}")
+            if not 1 <= self.prior_blocks <= 5:
+                raise ConfigError(f"model.prior_blocks must be 1..5, got {self.prior_blocks}")
+            if self.prior_width < 2 or self.prior_width % 2:
+                raise ConfigError(f"model.prior_width must be an even number >= 2, got {self.prior_width}")
 
     def stage_width(self, stage: int) -> int:
         """Channels of Swin stage ``stage`` (0-based)."""

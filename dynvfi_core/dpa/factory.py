@@ -14,6 +14,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from dynvfi_core.atomic import atomic_path
 from dynvfi_core.dpa.config import ModelConfig
 from dynvfi_core.errors import InputError
 
@@ -26,6 +27,10 @@ def build_model(cfg: ModelConfig) -> nn.Module:
         from dynvfi_core.dpa.ahiq import AHIQNet
 
         return AHIQNet(cfg)
+    if cfg.arch == "rife-prior":
+        from dynvfi_core.dpa.rife_prior import RifePriorDPA
+
+        return RifePriorDPA(cfg)
     from dynvfi_core.dpa.network import DPANet
 
     return DPANet(cfg)
@@ -43,9 +48,8 @@ def save_model(path: str | Path, model: nn.Module, cfg: ModelConfig, meta: dict[
     module = getattr(model, "module", model)  # unwrap DDP
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     metadata = {"format": FORMAT, "model_config": cfg.to_json(), **(meta or {})}
-    tmp = p.with_name(p.name + ".part")
-    save_file(state, str(tmp), metadata=metadata)
-    tmp.replace(p)
+    with atomic_path(p) as tmp:  # fsync + rename; the user's umask (safetensors' own file would be 0600)
+        save_file(state, str(tmp), metadata=metadata)
     return p
 
 
@@ -70,8 +74,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     """Rebuild the network stored in ``path`` (strict load) on ``device``, in eval mode."""
     meta = read_metadata(path)
     cfg = ModelConfig.from_dict(json.loads(meta["model_config"]))
-    # a stored net never needs the user's backbone checkpoint again: its weights are in the file
-    cfg = cfg.replace(backbone_checkpoint=None)
+    # a stored net never needs the user's backbone checkpoint (or RIFE's weight file for the
+    # motion prior) again: all its weights are in the file
+    cfg = cfg.replace(backbone_checkpoint=None, prior_pretrained=False)
     model = build_model(cfg)
     model.load_state_dict(load_file(str(path)), strict=True)
     return model.to(device).eval(), cfg, meta

@@ -125,25 +125,40 @@ class IFNetV4(nn.Module):
         self.block3 = _IFBlock(28, 64)
         self.block4 = _IFBlock(28, 32)
 
-    def forward(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
-        """Frame at per-sample time ``t`` (``(B,)``) between ``img0`` and ``img1``."""
+    #: the coarse-to-fine levels of the five blocks (before dividing by the user scale)
+    LEVELS = (16.0, 8.0, 4.0, 2.0, 1.0)
+
+    def flow_levels(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor, scale: float = 1.0,
+                    n_blocks: int = 5) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Flow (t->0, t->1, pixels), mask logit and carried features after the first ``n_blocks``.
+
+        The full network is ``n_blocks=5``; the motion-prior DPA (:mod:`dynvfi_core.dpa.rife_prior`)
+        stops after the coarse levels, which hold most of what makes a pair hard (how far things
+        move, where the flow cannot explain the change) at a fraction of the cost.
+        """
+        if not 1 <= n_blocks <= 5:
+            raise ConfigError(f"n_blocks must be 1..5, got {n_blocks}")
         n, _, h, w = img0.shape
         tplane = t.to(img0.dtype).view(n, 1, 1, 1).expand(n, 1, h, w)
         feats = self.encode(torch.cat((img0, img1), 0))
         # frame and its features travel together: one warp per side per level
         src = torch.cat((torch.cat((img0, img1), 0), feats.to(img0.dtype)), 1)
-        blocks = (self.block0, self.block1, self.block2, self.block3, self.block4)
-        levels = (16.0, 8.0, 4.0, 2.0, 1.0)
+        blocks = (self.block0, self.block1, self.block2, self.block3, self.block4)[:n_blocks]
 
         f0, f1 = feats.chunk(2)
-        flow, mask, carried = blocks[0](torch.cat((img0, img1, f0, f1, tplane), 1), None, levels[0] / scale)
-        for block, level in zip(blocks[1:], levels[1:]):
+        flow, mask, carried = blocks[0](torch.cat((img0, img1, f0, f1, tplane), 1), None, self.LEVELS[0] / scale)
+        for block, level in zip(blocks[1:], self.LEVELS[1:]):
             warped = self._warp_both(src, flow)
             w0, w1 = warped.chunk(2)
             x = torch.cat((w0[:, :3], w1[:, :3], w0[:, 3:], w1[:, 3:], tplane, mask, carried), 1)
             dflow, mask, carried = block(x, flow, level / scale)
             flow = flow + dflow
-        w0, w1 = self._warp_both(src[:, :3], flow).chunk(2)
+        return flow, mask, carried
+
+    def forward(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        """Frame at per-sample time ``t`` (``(B,)``) between ``img0`` and ``img1``."""
+        flow, mask, _ = self.flow_levels(img0, img1, t, scale)
+        w0, w1 = self._warp_both(torch.cat((img0, img1), 0), flow).chunk(2)
         m = torch.sigmoid(mask)
         return w0 * m + w1 * (1 - m)
 
