@@ -10,10 +10,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from dynvfi_core import preflight
 from dynvfi_core.errors import ConfigError
-from dynvfi_core.routing.defaults import FAST_DEFAULT, HEAVY_DEFAULT
-from dynvfi_core.routing.report import print_route_table
-from dynvfi_core.routing.scorers import BUILTIN_SCORERS, MotionScorer, load_scorer, scorer_name
+from dynvfi_core.routing.defaults import BUILTIN_SCORER_NAMES, FAST_DEFAULT, HEAVY_DEFAULT
+
+# the routing modules (torch, cv2, pandas, matplotlib) are imported inside the commands, so
+# that `dynvfi -h` stays fast
 
 FALLBACK_NOTE = ("note: no --dpa given; routing by the motion fallback scorer (mean DIS optical-flow "
                  "magnitude), not by the trained difficulty model")
@@ -55,10 +57,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         "(any eval-triplets layout) instead of on the evaluated pairs")
     e.add_argument("--compare", action="append", default=[], metavar="NAME|CKPT",
                    help="also route by this scorer at the same heavy share, on the same model outputs: "
-                        f"a built-in ({', '.join(sorted(BUILTIN_SCORERS))}) or a second DPA checkpoint, "
+                        f"a built-in ({', '.join(BUILTIN_SCORER_NAMES)}) or a second DPA checkpoint, "
                         "e.g. a gain-trained one (repeatable)")
+    e.add_argument("--perceptual", action="store_true",
+                   help="also rank the scorers against the fast model's perceptual error (LPIPS family; "
+                        "about 0.2 s per 256p pair on CPU)")
+    e.add_argument("--cost-repeats", type=int, default=5, metavar="N",
+                   help="runs per frame size of the calm cost pass that the time-aim verdict uses "
+                        "(median; default %(default)s; 0 = judge on the live timings)")
     _add_models(e)
     _add_rule(e)
+    _add_strict(e)
     e.set_defaults(func=cmd_route_eval)
 
     h = sub.add_parser("heavy-compare", help="which heavy model should the router use for this footage?")
@@ -75,6 +84,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--seed", type=int, default=0, help="seed of the random-routing draws")
     h.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     h.add_argument("--out", type=Path, default=Path("heavy-compare"), help="output folder (default: heavy-compare/)")
+    _add_strict(h)
     h.set_defaults(func=cmd_heavy_compare, snu_film=None, snu_film_lists=None, subsets=None)
 
     v = sub.add_parser("interpolate-video", help="routed frame-rate up-conversion of a video (cuts kept sharp)")
@@ -86,7 +96,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--json", type=Path, help="also write the summary to this JSON file")
     _add_models(v)
     _add_rule(v)
+    _add_strict(v, "a video that decodes to fewer frames than it declares")
     v.set_defaults(func=cmd_interpolate_video)
+
+
+def _add_strict(p: argparse.ArgumentParser, what: str = "incomplete triplets") -> None:
+    p.add_argument("--strict", action="store_true",
+                   help=f"refuse (exit 5, before any model runs) {what} instead of skipping with a warning")
 
 
 def _console() -> Console:
@@ -95,6 +111,8 @@ def _console() -> Console:
 
 
 def _scorer(args: argparse.Namespace, console: Console) -> object:
+    from dynvfi_core.routing.scorers import MotionScorer, load_scorer
+
     scorer = load_scorer(args.dpa, args.device)
     if isinstance(scorer, MotionScorer):
         console.print(FALLBACK_NOTE, style="yellow")
@@ -107,6 +125,8 @@ def compare_scorers(values: list[str], device: str | None = None) -> dict[str, o
     A checkpoint is named by its scorer (``dpa(FILE)`` or ``dpa-gain(FILE)``) plus its folder, so
     two ``best.safetensors`` from different runs stay apart in the table.
     """
+    from dynvfi_core.routing.scorers import BUILTIN_SCORERS, load_scorer, scorer_name
+
     out: dict[str, object] = {}
     for value in values:
         if value in BUILTIN_SCORERS:
@@ -131,7 +151,7 @@ def _triplets(args: argparse.Namespace) -> list:
     else:
         if args.subsets or args.snu_film_lists:
             raise ConfigError("--subsets and --snu-film-lists apply to --snu-film only")
-        found = discover(args.data, args.root)
+        found = discover(args.data, args.root, strict=args.strict)
     if args.limit is not None:
         if args.limit < 1:
             raise ConfigError(f"--limit must be at least 1, got {args.limit}")
@@ -147,12 +167,14 @@ def _calibration_triplets(args: argparse.Namespace) -> list | None:
         raise ConfigError("--calibrate-on places a --heavy-share or --budget threshold; a fixed --threshold needs none")
     from dynvfi_core.triplets import discover
 
-    return discover(args.calibrate_on, args.root)
+    return discover(args.calibrate_on, args.root, strict=args.strict)
 
 
 def cmd_route_eval(args: argparse.Namespace) -> int:
     from dynvfi_core.routing.evaluate import route_eval
+    from dynvfi_core.routing.report import print_route_table
 
+    preflight.output_dir(args.out, "--out")
     console = _console()
     triplets = _triplets(args)
     scorer = _scorer(args, console)
@@ -161,7 +183,8 @@ def cmd_route_eval(args: argparse.Namespace) -> int:
     result = route_eval(triplets, scorer, args.fast, args.heavy, heavy_share=share, out_dir=args.out,
                         seed=args.seed, threshold=args.threshold, budget=args.budget, group_by=args.group_by,
                         device=args.device, compare=compare_scorers(args.compare, args.device),
-                        calibrate_on=_calibration_triplets(args))
+                        calibrate_on=_calibration_triplets(args), perceptual=args.perceptual,
+                        cost_repeats=args.cost_repeats)
     print_route_table(result, console)
     console.print(f"PSNR in dB; time/heavy includes scoring. Wrote {result['files']['markdown']}, "
                   f"{result['files']['json']} and the quality-cost curve {result['files']['plot']}")
@@ -171,6 +194,9 @@ def cmd_route_eval(args: argparse.Namespace) -> int:
 def cmd_heavy_compare(args: argparse.Namespace) -> int:
     from dynvfi_core.routing.heavy_study import CANDIDATES_DEFAULT, candidate_list, heavy_compare, print_tables
 
+    from dynvfi_core.routing.scorers import load_scorer
+
+    preflight.output_dir(args.out, "--out")
     console = _console()
     candidates = candidate_list(args.fast, args.candidate or CANDIDATES_DEFAULT)  # fails before any model loads
     triplets = _triplets(args)
@@ -184,15 +210,20 @@ def cmd_heavy_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_interpolate_video(args: argparse.Namespace) -> int:
+    from dynvfi_core.routing.scorers import scorer_name
     from dynvfi_core.routing.video_job import interpolate_video
-    from dynvfi_core.video import probe
+    from dynvfi_core.video import check_video_suffix, probe
 
+    check_video_suffix(preflight.output_file(args.output, "--output"))
+    if args.json:
+        preflight.output_file(args.json, "--json")
     console = _console()
     probe(args.input)  # a bad input fails here, before any model or DPA is loaded
     scorer = _scorer(args, console)
     s = interpolate_video(args.input, args.output, args.factor, scorer, args.fast, args.heavy,
                           heavy_share=args.heavy_share, threshold=args.threshold, budget=args.budget,
-                          device=args.device, batch_size=args.batch_size, cut_threshold=args.cut_threshold)
+                          device=args.device, batch_size=args.batch_size, cut_threshold=args.cut_threshold,
+                          strict=args.strict)
     console.print(f"{s['input']} ({s['frames_in']} frames, {s['fps_in']:.3f} fps) -> {s['output']} "
                   f"({s['frames_out']} frames, {s['fps_out']:.3f} fps{', audio kept' if s['audio'] else ''})")
     console.print(f"scene cuts: {len(s['cuts'])} (frames {s['cuts'][:10]}{' ...' if len(s['cuts']) > 10 else ''}); "
@@ -209,6 +240,8 @@ def cmd_interpolate_video(args: argparse.Namespace) -> int:
         stages.add_row(f"{name} ({s['scorer']})" if name == "dpa" else name, f"{sec:.2f}")
     stages.add_row("total", f"{s['total_s']:.2f}")
     console.print(routes, stages)
+    for warning in s["warnings"]:
+        console.print(f"warning: {warning}", style="yellow")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(s, indent=1))

@@ -98,9 +98,76 @@ def markdown(result: dict) -> str:
         for m, d in rows:
             frac = d.get("heavy_fraction", 0.0 if m == "fast" else 1.0)
             lines.append(f"| {m} | {d['psnr']:.4f} | {d['ssim']:.4f} | {d['s_per_pair']:.4f} | {frac:.3f} |")
+    lines += ranking_lines(result)
+    warnings = verdicts(result)
+    if warnings:
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in warnings]
     if "plot" in result.get("files", {}):
         lines += ["", f"Quality-cost curve: `{result['files']['plot']}`"]
     return "\n".join(lines) + "\n"
+
+
+#: scorers that cost nothing to train: a learned router must beat them to be worth its training
+HEURISTICS = ("motion", "flip", "absdiff")
+CORPUS_HINT = ("a DPA trained on a few demo clips does not generalise: train one on the footage corpus "
+               "(train/README.md, \"Corpus training\")")
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
+
+
+def ranking_lines(result: dict) -> list[str]:
+    """Markdown table: how well each scorer orders pairs by the fast model's true quality."""
+    rank = result.get("ranking") or {}
+    if not rank:
+        return []
+    perceptual = any("srcc_perceptual" in r for r in rank.values())
+    head = "| scorer | SRCC with fast PSNR | PLCC with fast PSNR |"
+    sep = "|---|---|---|"
+    if perceptual:
+        head += " SRCC with -fast perceptual error | PLCC with -fast perceptual error |"
+        sep += "---|---|"
+    lines = ["", "## Ranking: scores against the fast model's true quality (all pairs; +1 = perfect)", "",
+             head, sep]
+    for name, r in rank.items():
+        row = f"| {name} | {_fmt(r['srcc_psnr'])} | {_fmt(r['plcc_psnr'])} |"
+        if perceptual:
+            row += f" {_fmt(r.get('srcc_perceptual'))} | {_fmt(r.get('plcc_perceptual'))} |"
+        lines.append(row)
+    return lines
+
+
+def verdicts(result: dict) -> list[str]:
+    """Plain warnings where the routed scorer loses to random routing or to a free heuristic.
+
+    A new user reading a table of percentages can miss that the trained router is worse than
+    flipping a coin or than the motion score; these lines say it in words.
+    """
+    s = result["subsets"].get("all") or next(iter(result["subsets"].values()))
+    name = result["config"]["scorer"]
+    own = s["gain_share_of_oracle"]
+    if own is None:
+        return []
+    out = []
+    rand = s["random_gain_share_of_oracle"]
+    learned = name.startswith("dpa")
+    if rand is not None and own < rand:
+        out.append(f"routing by {name} keeps {percent(own)} of the oracle's gain, less than random routing "
+                   f"({percent(rand)})" + (f": {CORPUS_HINT}" if learned else ""))
+    for other, r in s.get("routed_by", {}).items():
+        share = r["gain_share_of_oracle"]
+        if other in HEURISTICS and share is not None and share > own:
+            out.append(f"routing by {name} keeps {percent(own)} of the oracle's gain, the free '{other}' "
+                       f"score {percent(share)}" + (f": {CORPUS_HINT}" if learned else ""))
+    rank = result.get("ranking") or {}
+    own_srcc = rank.get(name, {}).get("srcc_psnr")
+    for other in HEURISTICS:
+        other_srcc = rank.get(other, {}).get("srcc_psnr")
+        if own_srcc is not None and other_srcc is not None and not math.isnan(own_srcc) and other_srcc > own_srcc:
+            out.append(f"{name} ranks pairs by the fast model's PSNR worse (SRCC {own_srcc:.3f}) than the free "
+                       f"'{other}' score ({other_srcc:.3f})")
+    return out
 
 
 def write_markdown(result: dict, path: Path) -> Path:
@@ -173,3 +240,17 @@ def print_route_table(result: dict, console: Console) -> None:
                             percent(r["gain_share_of_oracle"]), percent(r["time_fraction_of_heavy"]),
                             _yes(r["within_time_bound"]))
         console.print(cmp)
+    rank = result.get("ranking") or {}
+    if rank:
+        perceptual = any("srcc_perceptual" in r for r in rank.values())
+        rt = Table(title="ranking against the fast model's true quality (+1 = perfect)")
+        cols = ["scorer", "SRCC psnr", "PLCC psnr"] + (["SRCC -perceptual", "PLCC -perceptual"] if perceptual else [])
+        for col in cols:
+            rt.add_column(col, justify="left" if col == "scorer" else "right")
+        for name, r in rank.items():
+            vals = [r["srcc_psnr"], r["plcc_psnr"]] + ([r.get("srcc_perceptual"), r.get("plcc_perceptual")]
+                                                        if perceptual else [])
+            rt.add_row(name, *(_fmt(v) for v in vals))
+        console.print(rt)
+    for line in verdicts(result):
+        console.print(f"WARNING: {line}", style="bold yellow")

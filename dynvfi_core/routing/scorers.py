@@ -78,6 +78,25 @@ class MotionScorer:
         return 1.0 / (1.0 + m / self.scale)
 
 
+class AbsDiffScorer:
+    """The cheapest heuristic: mean absolute difference of the two inputs, ``1 / (1 + d / scale)``.
+
+    ``d`` is on the 0-255 scale, over all pixels and channels at full resolution. Pairs that
+    barely change are easy; it cannot tell motion from lighting or texture, which is why a
+    learned router has to beat it to be worth training. ``scale`` is the difference scoring 0.5.
+    """
+
+    name = "absdiff"
+
+    def __init__(self, scale: float = 10.0) -> None:
+        self.scale = scale
+
+    def score_batch(self, frames0: Sequence[np.ndarray], frames1: Sequence[np.ndarray]) -> np.ndarray:
+        d = np.array([np.abs(np.asarray(a, np.float32) - np.asarray(b, np.float32)).mean()
+                      for a, b in zip(frames0, frames1, strict=True)], dtype=np.float64)
+        return 1.0 / (1.0 + d / self.scale)
+
+
 class FlipConsistencyScorer:
     """Gain-aware heuristic: how much the fast model's answer changes when the pair is mirrored.
 
@@ -126,7 +145,7 @@ class FlipConsistencyScorer:
 
 
 #: scorers that need no checkpoint, by the name ``--compare`` accepts
-BUILTIN_SCORERS: dict[str, type] = {"motion": MotionScorer, "flip": FlipConsistencyScorer}
+BUILTIN_SCORERS: dict[str, type] = {"motion": MotionScorer, "flip": FlipConsistencyScorer, "absdiff": AbsDiffScorer}
 
 
 def scorer_name(scorer: object) -> str:

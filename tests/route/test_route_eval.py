@@ -35,7 +35,11 @@ def test_routed_lies_between_fast_and_oracle(tmp_path: Path, tiny_triplets, diff
     assert s["gain_share_of_heavy"] == pytest.approx(
         (s["routed"]["psnr"] - s["fast"]["psnr"]) / (s["heavy"]["psnr"] - s["fast"]["psnr"]))
     assert s["time_fraction_of_heavy"] == pytest.approx(s["routed"]["s_per_pair"] / s["heavy"]["s_per_pair"])
-    assert s["within_time_bound"] == (s["routed"]["s_per_pair"] <= s["time_bound_s_per_pair"])
+    # the verdict is judged on the calm cost pass: scoring within 25% of the fast model's cost
+    assert res["config"]["cost_repeats"] == 5 and s["time_aim_on"] == "calm cost pass"
+    assert s["within_time_bound"] == (s["score_time_fraction_of_fast"] <= 0.25)
+    assert list(res["ranking"]) == ["mean-abs-diff", "motion"]
+    assert res["ranking"]["mean-abs-diff"]["srcc_psnr"] > 0  # more input change = harder = lower fast PSNR
     # more motion = lower score = heavy model: with this scorer routing beats random clearly
     assert s["gain_share_of_oracle"] > s["random_gain_share_of_oracle"]
     out = tmp_path / "out"
@@ -209,3 +213,42 @@ def test_cli_calibrate_on_a_validation_list(tmp_path: Path, tiny_triplets, capsy
     rc = main(["route-eval", "--data", str(lists / "test.txt"), "--calibrate-on", str(lists / "val.txt"),
                "--fast", "blend", "--heavy", "blend", "--threshold", "0.5", "--out", str(out)])
     assert rc != 0 and "needs none" in capsys.readouterr().err
+
+
+def test_time_aim_is_judged_on_the_calm_costs_not_the_live_timings() -> None:
+    """A busy machine inflating one live scoring time must not flip the verdict (and vice versa)."""
+    p = _table(12, seed=3)
+    p.t_score = np.full(12, 10.0)  # live: scoring looked 500x slower than the fast model
+    p.cost = {"fast": np.full(12, 0.02), "heavy": np.full(12, 0.2), "score": np.full(12, 0.004)}
+    s = evaluate_table(p, threshold=0.5)["subsets"]["all"]
+    assert s["within_time_bound"] is True and s["time_aim_on"] == "calm cost pass"
+    assert s["score_time_fraction_of_fast"] == pytest.approx(0.2)
+    p.t_score = np.full(12, 0.0)
+    p.cost["score"] = np.full(12, 0.006)  # calm: 30% of the fast model's cost
+    assert evaluate_table(p, threshold=0.5)["subsets"]["all"]["within_time_bound"] is False
+
+
+def test_ranking_reports_srcc_and_plcc_with_the_fast_models_quality() -> None:
+    p = _table(4, seed=1)
+    p.score = np.array([0.1, 0.2, 0.3, 0.4])
+    p.psnr_fast = np.array([10.0, 20.0, 40.0, 30.0])
+    p.perc_fast = np.array([0.4, 0.3, 0.2, 0.1])  # lower distance = better: a perfect ranking
+    p.alt_score = {"motion": np.array([0.4, 0.3, 0.2, 0.1])}
+    p.alt_t_score = {"motion": np.zeros(4)}
+    rank = evaluate_table(p, threshold=0.25, scorer_label="mine")["ranking"]
+    # by hand: rank differences (0, 0, -1, 1) -> 1 - 6 * 2 / (4 * 15) = 0.8
+    assert rank["mine"]["srcc_psnr"] == pytest.approx(0.8)
+    assert rank["mine"]["plcc_psnr"] == pytest.approx(np.corrcoef(p.score, p.psnr_fast)[0, 1])
+    assert rank["mine"]["srcc_perceptual"] == pytest.approx(1.0)
+    assert rank["motion"]["srcc_psnr"] == pytest.approx(-0.8)
+    assert rank["motion"]["srcc_perceptual"] == pytest.approx(-1.0)
+
+
+def test_absdiff_scorer_is_the_mean_absolute_input_difference() -> None:
+    from dynvfi_core.routing.scorers import AbsDiffScorer
+
+    a = np.zeros((4, 6, 3), np.uint8)
+    b = a.copy()
+    b[0, :, 0] = 200  # 6 of 72 values differ by 200: mean 16.67
+    s = AbsDiffScorer(scale=10.0).score_batch([a, a], [b, a])
+    assert s == pytest.approx([1 / (1 + (200 * 6 / 72) / 10), 1.0])
