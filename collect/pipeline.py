@@ -93,6 +93,14 @@ def _run_tasks(tasks: list[ClipTask], workers: int) -> Iterator[tuple[ClipTask, 
             pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _mark_interrupted(url: str, run_id: int, report: CollectReport, seconds: float) -> None:
+    """Record an interrupted run as such (``report.interrupted``) instead of leaving it looking unfinished."""
+    report.seconds = seconds
+    with session_scope(url) as s:
+        run = s.get(CollectRun, run_id)
+        run.report, run.seconds = {**report.to_dict(), "interrupted": True}, seconds
+
+
 def collect(
     config: CollectConfig,
     *,
@@ -135,17 +143,23 @@ def collect(
     by_key = {c.key: c for c in todo}
 
     bar = tqdm(total=len(tasks), unit="clip", desc=f"collect {index}/{count}", disable=not progress)
-    for task, result in _run_tasks(tasks, workers):
-        bar.update(1)
-        if result.error:
-            errors.append(SourceError(task.clip.key, result.error))
-            continue
-        clip = by_key[result.key]
-        with session_scope(url) as s:
-            report.triplets_added += save(s, clip, config.splits, task.signature, result)
-        report.clips_processed += 1
-        bar.set_postfix(triplets=report.triplets_added)
-    bar.close()
+    try:
+        for task, result in _run_tasks(tasks, workers):
+            bar.update(1)
+            if result.error:
+                errors.append(SourceError(task.clip.key, result.error))
+                continue
+            clip = by_key[result.key]
+            with session_scope(url) as s:
+                report.triplets_added += save(s, clip, config.splits, task.signature, result)
+            report.clips_processed += 1
+            bar.set_postfix(triplets=report.triplets_added)
+    except KeyboardInterrupt:
+        # the clips committed so far stay (a re-run resumes after them); the run row says so
+        _mark_interrupted(url, run_id, report, time.perf_counter() - start)
+        raise
+    finally:
+        bar.close()
 
     with session_scope(url) as s:
         dup_per_clip, report.duplicates_kept_annotated = deduplicate(s, root, config.filters.dup_distance)

@@ -60,3 +60,21 @@ class Vote(Base):
     skipped: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class InterpolationFailure(Base):
+    """A triplet a model's batch run set aside (unreadable or missing frame, wrong size), and why.
+
+    The batch goes on without it; the next run of the same model retries it (it still has no
+    :class:`Interpolation` row) and deletes this row when it succeeds.
+    """
+
+    __tablename__ = "interpolation_failure"
+    __table_args__ = (UniqueConstraint("triplet_id", "model", name="uq_interp_failure_triplet_model"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    triplet_id: Mapped[int] = mapped_column(ForeignKey("triplet.id", ondelete="CASCADE"), index=True)
+    model: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

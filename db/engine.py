@@ -16,10 +16,12 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from dynvfi_core.errors import ConfigError
+from dynvfi_core.errors import ConfigError, InputError
 from dynvfi_core.paths import default_db_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: the first 16 bytes of every SQLite 3 database file
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 _engines: dict[str, Engine] = {}
 
@@ -33,11 +35,60 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API conne
     cur.close()
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a ``sqlite:///PATH`` URL; None for in-memory SQLite and other databases."""
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return Path(url.removeprefix("sqlite:///").split("?", 1)[0]).expanduser()
+    return None
+
+
+def check_url(url: str) -> None:
+    """A URL that SQLAlchemy can parse, whose driver is installed and, for SQLite, whose file is a database.
+
+    Raises :class:`ConfigError` / :class:`InputError` naming the URL, so a typo costs one line
+    instead of a driver traceback.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(url).get_dialect()
+    except ArgumentError:
+        raise ConfigError(f"not a database URL: {url!r} (e.g. sqlite:///path/to/db.sqlite or "
+                          "postgresql+psycopg://user@host/db)") from None
+    except (NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(f"database URL {url!r}: no driver for it ({exc})") from None
+    path = sqlite_file(url)
+    if path is not None and path.is_file() and path.stat().st_size:
+        with open(path, "rb") as fh:
+            if fh.read(16) != SQLITE_HEADER:
+                raise InputError(f"{path} (database URL {url}) is not an SQLite database")
+    if path is not None and path.is_dir():
+        raise InputError(f"database URL {url} names a folder, not an SQLite file")
+
+
+def require_database(url: str | None = None) -> str:
+    """``url`` (default: the configured one) checked, and for SQLite refused if the file does not exist.
+
+    Commands that only read or add to a database call this instead of silently creating an empty
+    one (and its folder) when ``--db`` has a typo; ``dynvfi collect``, whose job is to create the
+    database, does not.
+    """
+    url = url or default_db_url()
+    check_url(url)
+    path = sqlite_file(url)
+    if path is not None and not path.is_file():
+        raise InputError(f"no database at {url} (file not found); check --db / $DYNVFI_DB, "
+                         "or create it with `dynvfi collect`")
+    return url
+
+
 def get_engine(url: str | None = None) -> Engine:
-    """One cached engine per URL; creates the SQLite file's folder when needed."""
+    """One cached engine per checked URL; creates the SQLite file's folder when needed."""
     url = url or default_db_url()
     if url in _engines:
         return _engines[url]
+    check_url(url)
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
     kwargs: dict = {"future": True}

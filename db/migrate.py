@@ -2,7 +2,7 @@
 
 ``upgrade(url)`` is what every entry point calls before touching the database. It is safe to
 call repeatedly (a database at head is left alone) and concurrently (collector workers, several
-annotation servers): SQLite callers serialise on a lock file next to the database, PostgreSQL
+annotation servers): SQLite callers serialise on a lock of the database's folder, PostgreSQL
 callers on a transaction-scoped advisory lock. A database made earlier by
 ``Base.metadata.create_all`` (no ``alembic_version`` table) is *stamped* rather than re-created:
 at head when it already has every current table and column, else at the first revision, from
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +28,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 
 import db.annotation  # noqa: F401  (registers the annotation tables on Base.metadata)
-from db.engine import get_engine
+from db.engine import get_engine, sqlite_file
 from db.models import Base
 from dynvfi_core.paths import default_db_url
 
@@ -55,19 +56,23 @@ def head_revision() -> str:
 
 @contextmanager
 def _file_lock(url: str) -> Iterator[None]:
-    """Serialise migrations of one SQLite file across processes (no-op for other databases)."""
-    if not url.startswith("sqlite:///") or url == "sqlite:///:memory:":
+    """Serialise migrations of one SQLite file across processes (no-op for other databases).
+
+    The lock is an ``flock`` on the database's folder, so no lock file is left behind (a lock
+    file cannot be removed safely while another process may be waiting on it). ``flock`` locks
+    are independent of the POSIX record locks SQLite itself takes, so the two never interfere.
+    """
+    path = sqlite_file(url)
+    if path is None:
         yield
         return
-    lock_path = Path(url.removeprefix("sqlite:///")).expanduser()
-    lock_path = lock_path.with_name(lock_path.name + ".migrate.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def _current_revision(conn: Connection) -> str | None:

@@ -2,7 +2,9 @@
 
 Each area (core, collect, annotate, train) contributes its sub-commands through an
 ``add_commands(subparsers)`` function in its own ``cli`` module, so areas stay independent.
-Every handler returns an exit code; :class:`DynVFIError` becomes a one-line ``error:`` message.
+Every handler returns an exit code; :func:`run` is the one error path: a
+:class:`~dynvfi_core.errors.DynVFIError` (or an environment error it stands for) becomes a
+one-line ``error:`` message and its exit code.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import logging
 import os
 import sys
 
-from dynvfi_core.errors import DynVFIError
+from dynvfi_core import preflight
+from dynvfi_core.errors import as_user_error
+from dynvfi_core.progress import LineProgress
 
 #: modules that provide ``add_commands(subparsers)``; an area whose module is absent is skipped
 AREAS = (
@@ -49,18 +53,33 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    stderr = sys.stderr
+    if not stderr.isatty():  # a log file or pipe: periodic progress lines instead of \r-redraws
+        sys.stderr = LineProgress(stderr)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     try:
+        return run(args)
+    finally:
+        sys.stderr = stderr
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed command: the one error path (exit codes in :mod:`dynvfi_core.errors`)."""
+    try:
+        preflight.device(getattr(args, "device", None))  # before any model or data is loaded
         return int(args.func(args) or 0)
-    except DynVFIError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        error = as_user_error(exc)
+        if error is None:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from dynvfi_core import preflight
 from dynvfi_core.errors import ConfigError, InputError
 
 
@@ -39,6 +40,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--batch-size", type=int, default=1)
     e.add_argument("--limit", type=int, help="evaluate only the first N triplets")
     e.add_argument("--device")
+    e.add_argument("--strict", action="store_true", help="refuse (exit 5) instead of skipping incomplete triplets")
     e.set_defaults(func=cmd_eval_triplets)
 
     b = sub.add_parser("bench", help="speed and memory benchmarks; writes JSON + Markdown")
@@ -82,11 +84,12 @@ def cmd_weights_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
-    from dynvfi_core.imageio import check_same_size, read_image, write_image
+    from dynvfi_core.imageio import check_image_suffix, check_same_size, read_image, write_image
     from dynvfi_core.models import create
 
     if not 0.0 < args.timestep < 1.0:
         raise InputError(f"--timestep must lie strictly between 0 and 1, got {args.timestep}")
+    check_image_suffix(preflight.output_file(args.output, "--output"))
     f0, f1 = read_image(args.frame0), read_image(args.frame1)
     check_same_size(f0, f1)
     model = create(args.model, args.device)
@@ -100,7 +103,9 @@ def cmd_eval_triplets(args: argparse.Namespace) -> int:
     from dynvfi_core.evaluation import evaluate_models, print_summary, write_json
     from dynvfi_core.triplets import discover
 
-    triplets = discover(args.path, args.root)
+    if args.json:
+        preflight.output_file(args.json, "--json")
+    triplets = discover(args.path, args.root, strict=args.strict)
     if args.limit:
         triplets = triplets[: args.limit]
     specs = args.models or ["blend", "rife-v4.25", "rife-hdv3"]
@@ -115,5 +120,5 @@ def cmd_eval_triplets(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from dynvfi_core.bench import run_bench
 
-    run_bench(args.out, quick=args.quick)
+    run_bench(preflight.output_dir(args.out, "--out"), quick=args.quick)
     return 0

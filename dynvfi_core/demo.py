@@ -20,7 +20,6 @@ import os
 import time
 from pathlib import Path
 
-import pandas as pd
 from rich.console import Console
 from rich.rule import Rule
 
@@ -52,6 +51,8 @@ def write_split_lists(table: Path, split: str, folder: Path) -> list[Path]:
     route-eval reads a folder of ``test-*.txt`` lists as subsets, so the held-out triplets are
     reported per frame stride (larger stride = larger motion = harder).
     """
+    import pandas as pd  # here, not at the top: `dynvfi -h` must not pay for pandas
+
     df = pd.read_csv(table)
     df = df[df["split"] == split]
     if df.empty:

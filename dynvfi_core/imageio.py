@@ -7,15 +7,14 @@ are converted instead of rejected, because users feed whatever their pipelines e
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from dynvfi_core.errors import InputError
+from dynvfi_core.atomic import write_bytes
+from dynvfi_core.errors import InputError, OutputError
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -65,16 +64,19 @@ def write_image(path: str | Path, rgb: np.ndarray, png_compression: int | None =
     ``png_compression`` (0-9) trades file size for encoding time.
     """
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
+    check_image_suffix(p)
     params = [cv2.IMWRITE_PNG_COMPRESSION, png_compression] if png_compression is not None else []
     ok, buf = cv2.imencode(p.suffix or ".png", np.ascontiguousarray(rgb[:, :, ::-1]), params)
     if not ok:
         raise InputError(f"cannot encode image as '{p.suffix}': {p}")
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".part")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(buf.tobytes())
-    os.replace(tmp, p)
-    return p
+    return write_bytes(p, buf.tobytes(), fsync=False)  # frames are redone on resume; no fsync cost
+
+
+def check_image_suffix(path: Path) -> None:
+    """Refuse an output name whose suffix no image encoder handles (``out.txt``), before any work."""
+    if path.suffix and not cv2.haveImageWriter(str(path)):
+        raise OutputError(f"cannot write an image named '{path.name}': no image format for '{path.suffix}' "
+                          "(use .png, .jpg, .tif, .webp, ...)")
 
 
 def to_tensor(rgb: np.ndarray | torch.Tensor) -> torch.Tensor:

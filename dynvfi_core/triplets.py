@@ -15,11 +15,14 @@ them:
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from dynvfi_core.errors import InputError
+from dynvfi_core.errors import IncompleteInputError, InputError
+
+log = logging.getLogger(__name__)
 
 LAYOUTS = "Vimeo90K (im1-im3 / im1-im7), Middlebury (frame10, frame10i11, frame11), " \
           "UCF101-DVF (frame_00, frame_01_gt, frame_02), SNU-FILM list files (frame0 gt frame1 per line)"
@@ -42,7 +45,34 @@ def _rel_id(folder: Path, root: Path) -> str:
     return rel or folder.name
 
 
-def _from_folder(folder: Path, root: Path) -> list[TripletRef]:
+@dataclass(frozen=True)
+class Skipped:
+    """A folder or list entry that looked like a triplet but could not be used, and why."""
+
+    where: Path
+    reason: str
+
+
+#: the files of each folder layout, for telling an incomplete triplet folder from an unrelated one
+_LAYOUT_FILES = {
+    "Vimeo90K triplet": ("im1.png", "im2.png", "im3.png"),
+    "Middlebury": ("frame10.png", "frame10i11.png", "frame11.png"),
+    "UCF101-DVF": ("frame_00.png", "frame_01_gt.png", "frame_02.png"),
+}
+
+
+def _incomplete(folder: Path, names: set[str]) -> Skipped | None:
+    """Why a folder holding some but not all files of a layout is no triplet (None: unrelated folder)."""
+    partial = [(len(names & set(files)), layout, files) for layout, files in _LAYOUT_FILES.items()
+               if names & set(files)]
+    if not partial:
+        return None
+    _, layout, files = max(partial, key=lambda x: x[0])
+    missing = [f for f in files if f not in names]
+    return Skipped(folder, f"incomplete {layout}: {', '.join(missing)} missing")
+
+
+def _from_folder(folder: Path, root: Path, skipped: list[Skipped]) -> list[TripletRef]:
     names = set(os.listdir(folder))
     fid = _rel_id(folder, root)
     if {f"im{i}.png" for i in range(1, 8)} <= names:
@@ -60,6 +90,9 @@ def _from_folder(folder: Path, root: Path) -> list[TripletRef]:
     if {"frame_00.png", "frame_01_gt.png", "frame_02.png"} <= names:
         return [TripletRef(fid, folder / "frame_00.png", folder / "frame_01_gt.png", folder / "frame_02.png",
                            "all", "ucf101")]
+    reason = _incomplete(folder, names)
+    if reason is not None:
+        skipped.append(reason)
     return []
 
 
@@ -107,12 +140,31 @@ def read_list_file(list_file: Path, root: Path | None = None, subset: str | None
     return out
 
 
-def discover(path: str | Path, root: str | Path | None = None) -> list[TripletRef]:
-    """All triplets under ``path`` (a folder or a list file), in a deterministic order."""
+def discover(path: str | Path, root: str | Path | None = None, strict: bool = False) -> list[TripletRef]:
+    """All triplets under ``path`` (a folder or a list file), in a deterministic order.
+
+    Incomplete triplet folders and Vimeo90K list entries without a folder are skipped with a
+    warning that counts them and says why; with ``strict`` they raise
+    :class:`IncompleteInputError` instead, before any model runs.
+    """
+    found, skipped = scan(path, root)
+    if skipped:
+        examples = "; ".join(f"{s.where}: {s.reason}" for s in skipped[:3])
+        more = f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else ""
+        message = f"{len(skipped)} incomplete triplet(s) under {path} skipped: {examples}{more}"
+        if strict:
+            raise IncompleteInputError(f"{message}; --strict refuses incomplete inputs")
+        log.warning("warning: %s", message)
+    return found
+
+
+def scan(path: str | Path, root: str | Path | None = None) -> tuple[list[TripletRef], list[Skipped]]:
+    """The triplets under ``path`` and what was skipped there (see :func:`discover`)."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"path not found: {p}")
     root_p = Path(root) if root else None
+    skipped: list[Skipped] = []
     if p.is_file():
         if p.suffix != ".txt":
             raise InputError(f"{p} is a file but not a triplet list (.txt with 'frame0 gt frame1' lines)")
@@ -125,10 +177,12 @@ def discover(path: str | Path, root: str | Path | None = None) -> list[TripletRe
             folders = _vimeo_list(p)
             if folders is None:
                 folders = sorted({Path(dp) for dp, _, _ in os.walk(p)})
-            found = [t for f in folders if f.is_dir() for t in _from_folder(f, p)]
+            skipped += [Skipped(f, "listed in the Vimeo90K list file but the folder does not exist")
+                        for f in folders if not f.is_dir()]
+            found = [t for f in folders if f.is_dir() for t in _from_folder(f, p, skipped)]
     if not found:
         raise InputError(f"no triplets found under {p}; recognised layouts: {LAYOUTS}")
     missing = [x for t in found for x in (t.frame0, t.gt, t.frame1) if not x.is_file()]
     if missing:
         raise InputError(f"{len(missing)} triplet frame(s) missing, e.g. {missing[0]}")
-    return found
+    return found, skipped

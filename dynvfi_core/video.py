@@ -25,13 +25,21 @@ import cv2
 import numpy as np
 
 from dynvfi_core.analysis import SceneCuts, analysis_size
-from dynvfi_core.errors import InputError
+from dynvfi_core.errors import InputError, OutputError
 
 #: PySceneDetect's default content threshold; higher = fewer cuts
 DEFAULT_CUT_THRESHOLD = 27.0
 
 #: output codec per container suffix (anything else: H.264)
 _CODECS = {".webm": "libvpx-vp9", ".avi": "mpeg4"}
+#: output containers VideoWriter supports (H.264 in all but .webm and .avi)
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm", ".avi")
+
+
+def check_video_suffix(path: Path) -> None:
+    """Refuse an output video name of a container VideoWriter cannot write, before any work."""
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise OutputError(f"cannot write a video named '{path.name}': use one of {', '.join(VIDEO_SUFFIXES)}")
 
 
 @dataclass(frozen=True)
@@ -181,10 +189,12 @@ class VideoWriter:
             raise InputError(f"cannot write video {self.path}: {exc}") from exc
         codec = _CODECS.get(self.path.suffix.lower(), "libx264")
         self.stream = self.container.add_stream(codec, rate=self.fps)
-        self.stream.width, self.stream.height = width, height
-        # 4:2:0 needs even sides; 4:4:4 keeps odd-sized frames exact instead of cropping them
-        even = width % 2 == 0 and height % 2 == 0
-        self.stream.pix_fmt = "yuv420p" if even or codec != "libx264" else "yuv444p"
+        # yuv420p is what every player decodes; it needs even sides, so an odd-sized video is
+        # padded by one repeated edge row/column (stated in `padded`, no picture is lost)
+        self.size = (width, height)
+        self.padded = (width + width % 2, height + height % 2)
+        self.stream.width, self.stream.height = self.padded
+        self.stream.pix_fmt = "yuv420p"
         # kept separately: the muxer replaces stream.time_base (e.g. 1/12800 for MP4) once the
         # header is written, but frame timestamps must stay in units of one output frame
         self.time_base = 1 / self.fps
@@ -222,6 +232,9 @@ class VideoWriter:
             self.audio_out.layout = self.audio_in.codec_context.layout
 
     def write(self, rgb: np.ndarray) -> None:
+        if self.padded != self.size:
+            pad_w, pad_h = self.padded[0] - self.size[0], self.padded[1] - self.size[1]
+            rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts = self.n
         frame.time_base = self.time_base

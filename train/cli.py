@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from dynvfi_core.errors import DynVFIError, InputError
+from dynvfi_core.errors import InputError
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
@@ -153,11 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="train.cli")
     add_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except DynVFIError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    from dynvfi_core.cli import run
+
+    return run(args)  # the same error path (one-line errors, exit codes) as `dynvfi train`
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ from dynvfi_core.errors import ConfigError
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 #: training targets (TrainConfig.target)
 TARGETS = ("difficulty", "gain")
+#: validation metrics that may choose the best checkpoint (TrainConfig.select_by)
+SELECT_BY = ("acc@0.125", "acc@0.25", "srcc", "plcc")
 
 
 @dataclass
@@ -74,8 +76,17 @@ class TrainConfig:
     target: str = "difficulty"
     #: dB per logit of the gain target: gains of +-gain_scale map to 0.27 / 0.73
     gain_scale: float = 0.5
+    #: validation metric that picks best.safetensors: the paper's acc@0.125, or srcc (the order the
+    #: router uses; better when labels are coarse quartiles)
+    select_by: str = "acc@0.125"
+    #: CPU threads (fixed so a run is reproducible across machines of one kind); None = torch's default
+    threads: int | None = 2
 
     def __post_init__(self) -> None:
+        if self.select_by not in SELECT_BY:
+            raise ConfigError(f"select_by must be one of {SELECT_BY}, got {self.select_by!r}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"threads must be >= 1 or null, got {self.threads}")
         if self.target not in TARGETS:
             raise ConfigError(f"target must be one of {TARGETS}, got {self.target!r}")
         if self.gain_scale <= 0:
@@ -126,6 +137,22 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return raw
 
 
+def _check_types(cls: type, values: dict[str, Any], prefix: str) -> None:
+    """Scalar settings have their default's type (``--set epochs=abc`` names the setting, not a '<' failure)."""
+    for f in dataclasses.fields(cls):
+        value, default = values.get(f.name), f.default
+        if value is None or f.name not in values or type(default) not in (int, float, bool, str):
+            continue
+        if type(default) is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif type(default) is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, type(default))
+        if not ok:
+            raise ConfigError(f"{prefix}{f.name} must be {type(default).__name__}, got {value!r}")
+
+
 def from_dict(raw: dict[str, Any]) -> TrainConfig:
     """Build a :class:`TrainConfig` from nested plain data (YAML)."""
     raw = dict(raw or {})
@@ -139,6 +166,8 @@ def from_dict(raw: dict[str, Any]) -> TrainConfig:
     bad = sorted(set(data_raw) - data_names)
     if bad:
         raise ConfigError(f"unknown data setting(s): {', '.join(bad)}")
+    _check_types(DataConfig, data_raw, "data.")
+    _check_types(TrainConfig, raw, "")
     try:
         return TrainConfig(model=model, data=DataConfig(**data_raw), **raw)
     except TypeError as exc:

@@ -39,12 +39,13 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if not p.is_file():
         raise InputError(f"training table not found: {p}")
     suffix = p.suffix.lower()
-    if suffix == ".csv":
-        df = pd.read_csv(p)
-    elif suffix in (".parquet", ".pq"):
-        df = pd.read_parquet(p)
-    else:
+    if suffix not in (".csv", ".parquet", ".pq"):
         raise InputError(f"training table must be .csv or .parquet, got {p.name}")
+    try:
+        df = pd.read_csv(p) if suffix == ".csv" else pd.read_parquet(p)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        # an empty or damaged file: say which, in one line (pyarrow's errors are ValueErrors)
+        raise InputError(f"cannot read training table {p}: {str(exc).splitlines()[0] or type(exc).__name__}") from None
     for col in ("path0", "path1"):
         if col in df:
             df[col] = [str(q if Path(q).is_absolute() else (p.parent / q).resolve()) for q in df[col].astype(str)]

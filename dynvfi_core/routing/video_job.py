@@ -14,6 +14,7 @@ the cut stays sharp and the duration stays exactly that of the input.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from fractions import Fraction
@@ -22,12 +23,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from dynvfi_core.errors import ConfigError, InputError
+from dynvfi_core.errors import ConfigError, IncompleteInputError, InputError
 from dynvfi_core.models import VFIModel, create
 from dynvfi_core.routing.calibrate import calibrate_budget, threshold_for_share
 from dynvfi_core.routing.pipeline import SCORE_STAGE, DynamicVFI, score_pairs
 from dynvfi_core.routing.scorers import Scorer, scorer_name
 from dynvfi_core.video import DEFAULT_CUT_THRESHOLD, CutDetector, VideoWriter, decode_frames, demux, probe
+
+log = logging.getLogger(__name__)
 
 #: heavy share used when no routing rule is given
 DEFAULT_HEAVY_SHARE = 1 / 3
@@ -106,8 +109,13 @@ def interpolate_video(
     chunk: int = 16,
     cut_threshold: float = DEFAULT_CUT_THRESHOLD,
     progress: bool = True,
+    strict: bool = False,
 ) -> dict:
     """Interpolate ``src`` to ``factor`` x its frame rate into ``dst``; returns a summary dict.
+
+    A video that decodes to fewer frames than its header declares (truncated, damaged) is
+    interpolated as far as it decodes, with a warning in the log and in the summary's
+    ``warnings``; with ``strict`` it raises :class:`IncompleteInputError` before any model runs.
 
     Routing rule: exactly one of ``heavy_share``, ``threshold``, ``budget`` (default: heavy
     share 1/3 of the pairs, by score quantile). The budget is calibrated on this video's own
@@ -125,6 +133,13 @@ def interpolate_video(
     wall = time.perf_counter()
     n, cuts, scores, score_s, samples = _scan(src, scorer, info.fps, cut_threshold, batch_size, progress)
     scan_s = time.perf_counter() - wall - score_s
+    warnings = []
+    if info.frames_hint > n:
+        warnings.append(f"{src} decoded to {n} of {info.frames_hint} declared frames (truncated or damaged?): "
+                        f"the output is {(info.frames_hint - n) / info.fps:.1f} s shorter than declared")
+        if strict:
+            raise IncompleteInputError(f"{warnings[-1]}; --strict refuses incomplete inputs")
+        log.warning("warning: %s", warnings[-1])
     crosses = np.zeros(n - 1, dtype=bool)
     crosses[[c - 1 for c in cuts]] = True
     valid = ~crosses
@@ -191,6 +206,9 @@ def interpolate_video(
         for _ in range(factor):  # the last frame holds for a whole input interval, as it did
             writer.write(frames[-1])
         frames_out = writer.n
+        if writer.padded != writer.size:
+            warnings.append(f"{info.width}x{info.height} has an odd side: padded to {writer.padded[0]}x"
+                            f"{writer.padded[1]} (one repeated edge row/column) for yuv420p, which every player decodes")
     render_s = time.perf_counter() - start
     calibration = {"cost measurement (--budget)": rule["calibration_s"]} if "calibration_s" in rule else {}
     timings = {"scan (decode + cut detection)": scan_s, **calibration, **timings,
@@ -198,7 +216,8 @@ def interpolate_video(
     return {
         "input": str(src), "output": str(dst), "factor": factor,
         "fps_in": float(info.fps), "fps_out": float(out_fps),
-        "frames_in": n, "frames_out": frames_out, "cuts": cuts,
+        "frames_in": n, "frames_declared": info.frames_hint, "frames_out": frames_out, "cuts": cuts,
+        "warnings": warnings,
         "interpolated_frames": int(valid.sum()) * (factor - 1),
         "audio": info.has_audio, "scorer": scorer_name(scorer),
         "threshold": float(threshold), **rule,
