@@ -47,6 +47,7 @@ class SceneCuts:
         self.fps = fps or 30.0
         self.cuts: set[int] = set()  # frame i is a cut: content jumps between frames i-1 and i
         self.explained: set[int] = set()  # content jumps that motion compensation explained
+        self.residuals: dict[int, float] = {}  # motion_residual of every jump it was measured for
         self._prev: np.ndarray | None = None
         self._dis: cv2.DISOpticalFlow | None = None
 
@@ -56,7 +57,8 @@ class SceneCuts:
             if self.residual is not None and cut == index and self._prev is not None:
                 if self._dis is None:
                     self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
-                if motion_residual(self._prev, bgr, self._dis) < self.residual:
+                self.residuals[cut] = motion_residual(self._prev, bgr, self._dis)
+                if self.residuals[cut] < self.residual:
                     self.explained.add(cut)
                     continue
             self.cuts.add(cut)

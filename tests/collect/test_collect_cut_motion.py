@@ -93,6 +93,14 @@ def test_cut_eval_bikes_and_a_fast_pan(tmp_path: Path, bikes_clip: Path, shared_
     # soldier: a fast pan over 11 frames that ContentDetector alone cut at 9 of its 10 frame pairs
     assert (before["tp"], before["fp"], before["fn"]) == (5, 9, 0)
     assert (after["tp"], after["fp"], after["fn"]) == (5, 0, 0)
+    # splices: soldier's first 10 frames then bikes' and the reverse: a known cut at frame 10 of
+    # each, next to (or inside) the fast pan; both are still found, and nothing else
+    spec.write_text(spec.read_text() + "splices: {frames: 10, clips: [soldier, videos/bikes.mp4]}\n")
+    result = evaluate(spec, residual=24.0, root=tmp_path / "data")
+    after = result["totals"]["after"]
+    assert (after["tp"], after["fp"], after["fn"]) == (7, 0, 0)
+    assert [r["after"]["true_pos"] for r in result["splices"]] == [1, 1]
+    assert result["residual_range"]["true_cuts"][0] > 24.0 > result["residual_range"]["explained_jumps"][1]
 
 
 @pytest.mark.parametrize("rel, frames", [("videos/cotracker_pillow.mp4", 147), ("sequences/bimvfi_soldier", 11)])
