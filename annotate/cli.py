@@ -8,8 +8,9 @@ import json
 import sys
 from pathlib import Path
 
-from dynvfi_core.errors import InputError
+from dynvfi_core.errors import InputError, NothingDoneError
 from dynvfi_core.paths import data_root, default_db_url
+from dynvfi_core.preflight import output_file
 
 
 def _common(p: argparse.ArgumentParser, data: bool = True) -> None:
@@ -21,7 +22,10 @@ def _common(p: argparse.ArgumentParser, data: bool = True) -> None:
 
 
 def _db(args: argparse.Namespace) -> str:
-    return args.db or default_db_url()
+    """The database URL, refused unless the database exists: no annotate command creates one."""
+    from db.engine import require_database
+
+    return require_database(args.db or default_db_url())
 
 
 def _root(args: argparse.Namespace) -> Path:
@@ -35,8 +39,16 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
                           perceptual=args.perceptual)
     extra = f", {rep.by_others} by a concurrent run" if rep.by_others else ""
     filled = f"; perceptual distance added to {rep.backfilled} stored frames" if rep.backfilled else ""
+    aside = f"; {len(rep.set_aside)} set aside (retried by the next run)" if rep.set_aside else ""
     print(f"{rep.model}: interpolated {rep.done} triplets in {rep.seconds:.1f} s "
-          f"({rep.skipped_before} already done{extra}){filled}; perceptual metric: {rep.perceptual_metric or '-'}")
+          f"({rep.skipped_before} already done{extra}){filled}{aside}; perceptual metric: {rep.perceptual_metric or '-'}")
+    for tid, reason in sorted(rep.set_aside.items())[:10]:
+        print(f"  set aside: triplet {tid}: {reason}")
+    if not (rep.done or rep.skipped_before or rep.by_others or rep.backfilled or rep.set_aside):
+        raise NothingDoneError("nothing to interpolate: the database holds no triplets (run `dynvfi collect` first)")
+    if rep.set_aside and not rep.done and not rep.backfilled and not rep.by_others:
+        raise NothingDoneError(f"nothing interpolated: all {len(rep.set_aside)} pending triplet(s) were set aside "
+                               f"(e.g. triplet {min(rep.set_aside)}: {rep.set_aside[min(rep.set_aside)]})")
     return 0
 
 
@@ -55,7 +67,9 @@ def cmd_auto(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from annotate.app import PageSettings, launch
     from annotate.service import AnnotationService
+    from dynvfi_core.preflight import listen_address
 
+    listen_address(args.host, args.port)  # before the service opens the DB and loads anything
     service = AnnotationService(_db(args), _root(args), args.model, args.ratings, args.control_every,
                                 min_view_s=args.min_view)
     service.require_files()  # a wrong --data-root must not look like "all done" to the raters
@@ -87,6 +101,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from annotate import stats
     from annotate.report import print_report
 
+    if args.json and args.json != "-":
+        output_file(args.json, "--json")
+    if args.plot:
+        output_file(args.plot, "--plot")
     result = stats.compute(_db(args))
     if args.json:
         text = json.dumps(result, indent=2)
@@ -105,6 +123,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from annotate import export
 
+    output_file(args.output, "--output")
     df = export.training_table(_db(args), _root(args), args.labels, args.model, args.auto,
                                exclude_rejected=args.exclude_rejected, heavy_model=args.heavy_model)
     path = export.write(df, args.output, args.format)
