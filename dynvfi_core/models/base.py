@@ -56,6 +56,8 @@ class VFIModel(abc.ABC):
     #: pad equally on all sides (as e.g. VFIformer's official test loader does) instead of only
     #: at the bottom/right: networks are not translation-invariant, so this changes the output
     pad_centred: bool = False
+    #: ``F.pad`` mode of that padding: zeros, or ``"replicate"`` (EMA-VFI's official padder)
+    pad_mode: str = "constant"
 
     def __init__(self, device: str | torch.device | None = None) -> None:
         self.device = pick_device(device)
@@ -90,8 +92,8 @@ class VFIModel(abc.ABC):
         ph, pw = self.pad_size(h, w)
         top, left = ((ph - h) // 2, (pw - w) // 2) if self.pad_centred else (0, 0)
         if (ph, pw) != (h, w):
-            a = F.pad(a, (left, pw - w - left, top, ph - h - top))
-            b = F.pad(b, (left, pw - w - left, top, ph - h - top))
+            a = F.pad(a, (left, pw - w - left, top, ph - h - top), mode=self.pad_mode)
+            b = F.pad(b, (left, pw - w - left, top, ph - h - top), mode=self.pad_mode)
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.device.type == "cuda"):
             if self.arbitrary_t or bool((tt == 0.5).all()):
                 out = self._run(a, b, tt)

@@ -5,7 +5,7 @@ Specification grammar (documented in the README)::
     spec    := name [":" option ("," option)*]  |  "tta(" spec ")"  |  "ensemble(" spec ("," spec)+ ")"
     option  := key "=" value
 
-Examples: ``rife-v4.25``, ``rife-v4.25:scale=0.5``, ``tta(rife-v4.25)``,
+Examples: ``rife-v4.25``, ``rife-v4.25:scale=0.5``, ``ema-vfi:variant=small``, ``tta(rife-v4.25)``,
 ``ensemble(rife-v4.25,rife-hdv3)``, ``ensemble(tta(rife-v4.25),rife-hdv3)``.
 """
 
@@ -27,6 +27,7 @@ _FACTORIES: dict[str, str | Callable[..., VFIModel]] = {
     "rife-v4.25": "dynvfi_core.models.rife_v4:RIFEv425",
     "rife-hdv3": "dynvfi_core.models.rife_hdv3:RIFEHDv3",
     "vfiformer": "dynvfi_core.models.vfiformer:VFIformerModel",
+    "ema-vfi": "dynvfi_core.models.ema_vfi:EMAVFIModel",
 }
 
 WRAPPERS = ("tta", "ensemble")

@@ -37,7 +37,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from dynvfi_core import weights
-from dynvfi_core.errors import ConfigError, DynVFIError, MissingWeightsError
+from dynvfi_core.errors import ConfigError
+from dynvfi_core.models import checkpoints
 from dynvfi_core.models.base import NetworkModel
 from dynvfi_core.models.vfiformer_flow import resize_flow
 from dynvfi_core.models.vfiformer_net import PAD_MULTIPLE, VFIformerNet
@@ -58,8 +59,24 @@ weights.register(WEIGHT_SPEC)
 MANIFEST_PATH = Path(__file__).with_name("data") / "vfiformer_manifest.json"
 #: ``flow_scale`` values that keep every pyramid level an integral size
 FLOW_SCALES = (1.0, 0.5, 0.25)
-#: keys under which training frameworks nest a state dict
-_WRAPPER_KEYS = ("state_dict", "params_ema", "params", "model", "net", "generator")
+#: how the checkpoint helpers name this model in their messages
+LABEL = "VFIformer"
+
+
+def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
+    """The state dict of a VFIformer checkpoint file (tensors only), ``module.`` stripped;
+    absent or unreadable files fail here, before any network is built."""
+    return checkpoints.read_checkpoint(path, LABEL, WEIGHT_SPEC)
+
+
+def apply_checkpoint(net: nn.Module, state: Mapping[str, torch.Tensor], path: str | Path) -> None:
+    """Load ``state`` into ``net`` strictly; a mismatch is a one-line :class:`DynVFIError`."""
+    checkpoints.apply_checkpoint(net, state, path, LABEL)
+
+
+def load_checkpoint(net: nn.Module, path: str | Path) -> None:
+    """Load an official VFIformer checkpoint file into ``net`` strictly."""
+    apply_checkpoint(net, read_checkpoint(path), path)
 
 
 def build_vfiformer_net(seed: int | None = None) -> VFIformerNet:
@@ -72,73 +89,6 @@ def build_vfiformer_net(seed: int | None = None) -> VFIformerNet:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return VFIformerNet().eval()
-
-
-def _unwrap(raw: object, path: Path) -> dict[str, torch.Tensor]:
-    """The tensor dict inside a checkpoint, with any DataParallel ``module.`` prefix removed."""
-    state = raw
-    while isinstance(state, Mapping) and not any(isinstance(v, torch.Tensor) for v in state.values()):
-        inner = next((state[k] for k in _WRAPPER_KEYS if isinstance(state.get(k), Mapping)), None)
-        if inner is None:
-            break
-        state = inner
-    if not isinstance(state, Mapping) or not state:
-        raise DynVFIError(f"{path} does not contain a state dict (got {type(raw).__name__})")
-    clean: dict[str, torch.Tensor] = {}
-    for key, value in state.items():
-        while key.startswith("module."):
-            key = key[len("module."):]
-        clean[key] = value
-    return clean
-
-
-def _describe_mismatch(expected: Mapping[str, torch.Tensor], got: Mapping[str, torch.Tensor]) -> str:
-    """One line listing missing / unexpected / wrongly shaped tensors (first few of each)."""
-    missing = [k for k in expected if k not in got]
-    unexpected = [k for k in got if k not in expected]
-    def shape(x: object) -> object:
-        return tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-
-    shapes = [f"{k} {shape(got[k])} != {shape(v)}" for k, v in expected.items() if k in got and shape(got[k]) != shape(v)]
-    parts = []
-    for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", shapes)):
-        if items:
-            more = f" (+{len(items) - 3} more)" if len(items) > 3 else ""
-            parts.append(f"{len(items)} {label}: {', '.join(items[:3])}{more}")
-    return "; ".join(parts)
-
-
-def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
-    """The state dict of a checkpoint file (tensors only, no pickled code), ``module.`` stripped.
-
-    Raises :class:`MissingWeightsError` when the file is absent and :class:`DynVFIError` when it
-    cannot be read, before any network is built.
-    """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise MissingWeightsError(
-            f"VFIformer checkpoint not found at {path}: download {WEIGHT_SPEC.filename} ({WEIGHT_SPEC.note}) "
-            f"and pass its path, or put it at {WEIGHT_SPEC.path}"
-        )
-    try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling errors come in many types; all mean "not a checkpoint"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DynVFIError(f"cannot read VFIformer checkpoint {path}: {reason}") from exc
-    return _unwrap(raw, path)
-
-
-def apply_checkpoint(net: nn.Module, state: Mapping[str, torch.Tensor], path: str | Path) -> None:
-    """Load ``state`` into ``net`` strictly; a mismatch is a one-line :class:`DynVFIError`."""
-    problem = _describe_mismatch(net.state_dict(), state)
-    if problem:
-        raise DynVFIError(f"{path} is not an official VFIformer checkpoint: {problem}")
-    net.load_state_dict(state, strict=True)
-
-
-def load_checkpoint(net: nn.Module, path: str | Path) -> None:
-    """Load an official VFIformer checkpoint file into ``net`` strictly."""
-    apply_checkpoint(net, read_checkpoint(path), path)
 
 
 def _check_flow_scale(value: object) -> float:
