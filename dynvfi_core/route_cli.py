@@ -77,7 +77,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N triplets")
     h.add_argument("--fast", default=FAST_DEFAULT, metavar="SPEC", help=f"fast model spec (default {FAST_DEFAULT})")
     h.add_argument("--candidate", action="append", metavar="SPEC",
-                   help="heavy candidate spec (repeatable; default: the real-weight options of HEAVY_MODEL.md)")
+                   help="heavy candidate spec (repeatable; default: the real-weight options of HEAVY_MODEL.md, "
+                        "plus vfiformer, ema-vfi and ema-vfi:variant=small where their weight files are installed)")
     h.add_argument("--dpa", type=Path, metavar="CKPT", help="also route by this trained VFI-DPA checkpoint")
     h.add_argument("--heavy-share", type=float, default=1 / 3, metavar="F",
                    help="share of pairs the routers send to the heavy model (default 1/3)")
@@ -192,13 +193,13 @@ def cmd_route_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_heavy_compare(args: argparse.Namespace) -> int:
-    from dynvfi_core.routing.heavy_study import CANDIDATES_DEFAULT, candidate_list, heavy_compare, print_tables
+    from dynvfi_core.routing.heavy_study import candidate_list, default_candidates, heavy_compare, print_tables
 
     from dynvfi_core.routing.scorers import load_scorer
 
     preflight.output_dir(args.out, "--out")
     console = _console()
-    candidates = candidate_list(args.fast, args.candidate or CANDIDATES_DEFAULT)  # fails before any model loads
+    candidates = candidate_list(args.fast, args.candidate or default_candidates())  # fails before any model loads
     triplets = _triplets(args)
     dpa = load_scorer(args.dpa, args.device) if args.dpa is not None else None
     result = heavy_compare(triplets, args.fast, candidates, args.out, dpa=dpa, heavy_share=args.heavy_share,

@@ -55,6 +55,11 @@ from dynvfi_core.triplets import TripletRef
 #: the real-weight candidates compared in HEAVY_MODEL.md (the default heavy model first)
 CANDIDATES_DEFAULT = ("tta(rife-v4.25)", "ensemble(rife-v4.25,rife-hdv3)",
                       "ensemble(tta(rife-v4.25),rife-hdv3)", "rife-hdv3")
+#: heavy models whose official checkpoints users download by hand (spec, weight-file key, module
+#: that registers that key): candidates by default wherever those files are installed
+HAND_SUPPLIED = (("vfiformer", "vfiformer", "dynvfi_core.models.vfiformer"),
+                 ("ema-vfi", "ema-vfi", "dynvfi_core.models.ema_vfi"),
+                 ("ema-vfi:variant=small", "ema-vfi-small", "dynvfi_core.models.ema_vfi"))
 #: the reference that defines the hard pairs: it has no flow, so it favours no candidate
 BLEND = "blend"
 #: share of the pairs (lowest blend PSNR) that counts as hard
@@ -66,6 +71,21 @@ LOSS_DB = 0.05
 def canonical_spec(spec: str) -> str:
     """A spec without whitespace: the name the registry gives the model it builds."""
     return "".join(spec.split())
+
+
+def default_candidates() -> list[str]:
+    """:data:`CANDIDATES_DEFAULT`, then each :data:`HAND_SUPPLIED` model whose weight file is in
+    place (``dynvfi weights list`` says where each goes)."""
+    import importlib
+
+    from dynvfi_core import weights
+
+    out = list(CANDIDATES_DEFAULT)
+    for spec, key, module in HAND_SUPPLIED:
+        importlib.import_module(module)  # registers the weight spec
+        if weights.status(weights.SPECS[key]) == "ok":
+            out.append(spec)
+    return out
 
 
 def candidate_list(fast: str, candidates: Sequence[str]) -> list[str]:
