@@ -43,9 +43,10 @@ from db.annotation import Interpolation, InterpolationFailure
 from db.engine import dialect_insert, session_scope
 from db.models import Triplet, utcnow
 from dynvfi_core import metrics
+from dynvfi_core.device import pick_device
 from dynvfi_core.errors import ConfigError, InputError
 from dynvfi_core.imageio import read_image, to_tensor, to_uint8, write_image
-from dynvfi_core.models.base import VFIModel, pick_device
+from dynvfi_core.models.base import VFIModel
 from dynvfi_core.models.registry import create
 from dynvfi_core.perceptual import PerceptualMetric, get_metric
 from dynvfi_core.routing.defaults import FAST_DEFAULT

@@ -13,8 +13,8 @@ Gradio does not do:
   address gets 429 with ``Retry-After`` and costs no bcrypt check;
 - security headers on every response (CSP, X-Frame-Options, nosniff, no referrer; HSTS with TLS);
 - TLS (``ssl_certfile``/``ssl_keyfile``) and a warning when binding beyond loopback without it;
-- a private Gradio temporary folder, removed on shutdown, SIGTERM and SIGINT included (uvicorn
-  turns both into a graceful stop).
+- a private Gradio temporary folder (:class:`GradioTemp`), removed on shutdown, SIGTERM and
+  SIGINT included (uvicorn turns both into a graceful stop).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
@@ -234,6 +234,12 @@ class _Uvicorn(uvicorn.Server):
         super().__init__(config)
         self.page = page
 
+    def handle_exit(self, sig: int, frame) -> None:
+        """SIGTERM/SIGINT stop the server gracefully; uvicorn would then re-raise the signal and kill
+        the process before :func:`serve` removes its temporary folder, so here it ends normally."""
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+
     async def shutdown(self, sockets=None) -> None:
         self.page._queue.close()
         self.page.is_running = False
@@ -241,23 +247,41 @@ class _Uvicorn(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+class GradioTemp:
+    """A private folder for everything Gradio writes (its file cache, its edit history), removed
+    by :meth:`cleanup`. Gradio reads ``GRADIO_TEMP_DIR`` when a page is built, and one folder name
+    (``gradio.routes.DEFAULT_TEMP_DIR``) already at import: both point here while serving."""
+
+    def __init__(self) -> None:
+        import gradio.routes
+
+        self._routes = gradio.routes
+        self._dir = tempfile.TemporaryDirectory(prefix="dynvfi-gradio-")
+        self._old = os.environ.get("GRADIO_TEMP_DIR"), gradio.routes.DEFAULT_TEMP_DIR
+        os.environ["GRADIO_TEMP_DIR"] = gradio.routes.DEFAULT_TEMP_DIR = self._dir.name
+
+    def cleanup(self) -> None:
+        env, routes_dir = self._old
+        if env is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = env
+        self._routes.DEFAULT_TEMP_DIR = routes_dir
+        self._dir.cleanup()
+
+
 @dataclass
 class Server:
-    """A running (or blocking) server; :meth:`close` stops it and removes its temporary folder."""
+    """A running (or finished) server; :meth:`close` stops it and removes its temporary folder."""
 
     server: _Uvicorn
-    temp: tempfile.TemporaryDirectory
+    temp: GradioTemp
     thread: threading.Thread | None = None
-    _old_temp_env: str | None = field(default=None, repr=False)
 
     def close(self) -> None:
         self.server.should_exit = True
         if self.thread is not None:
             self.thread.join(timeout=30)
-        if self._old_temp_env is None:
-            os.environ.pop("GRADIO_TEMP_DIR", None)
-        else:
-            os.environ["GRADIO_TEMP_DIR"] = self._old_temp_env
         self.temp.cleanup()
 
 
@@ -270,35 +294,29 @@ def serve(service: AnnotationService, build_page: Callable[[], tuple[object, dic
     returns once the server accepts connections (tests, benchmarks) — call ``close()``.
     """
     tls = check_tls(host, certfile, keyfile)
-    temp = tempfile.TemporaryDirectory(prefix="dynvfi-gradio-")
-    old = os.environ.get("GRADIO_TEMP_DIR")
-    os.environ["GRADIO_TEMP_DIR"] = temp.name  # Gradio's copies of served files, if any, go here
-    handle: Server | None = None
+    temp = GradioTemp()
     try:
         page, mount_kwargs = build_page()
         app = create_app(service, page, throttle or LoginThrottle(), tls, **mount_kwargs)
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
                                 ssl_certfile=str(certfile) if certfile else None,
                                 ssl_keyfile=str(keyfile) if keyfile else None, timeout_graceful_shutdown=5)
-        handle = Server(_Uvicorn(config, page), temp, _old_temp_env=old)
-        if block:
-            handle.server.run()  # installs SIGINT/SIGTERM handlers: both end in a clean return
-            return handle
-        handle.thread = threading.Thread(target=handle.server.run, name="annotate-server", daemon=True)
-        handle.thread.start()
-        deadline = time.monotonic() + 60
-        while not handle.server.started:
-            if not handle.thread.is_alive() or time.monotonic() > deadline:
-                raise InputError(f"the annotation server did not start on {host}:{port}")
-            time.sleep(0.05)
-        return handle
+        handle = Server(_Uvicorn(config, page), temp)
     except BaseException:
-        if handle is not None:
-            handle.close()
-        else:
-            os.environ.pop("GRADIO_TEMP_DIR", None) if old is None else os.environ.__setitem__("GRADIO_TEMP_DIR", old)
-            temp.cleanup()
+        temp.cleanup()
         raise
-    finally:
-        if block and handle is not None:
+    if block:
+        try:
+            handle.server.run()  # SIGINT/SIGTERM end it gracefully (see _Uvicorn.handle_exit)
+        finally:
             handle.close()
+        return handle
+    handle.thread = threading.Thread(target=handle.server.run, name="annotate-server", daemon=True)
+    handle.thread.start()
+    deadline = time.monotonic() + 60
+    while not handle.server.started:
+        if not handle.thread.is_alive() or time.monotonic() > deadline:
+            handle.close()
+            raise InputError(f"the annotation server did not start on {host}:{port}")
+        time.sleep(0.05)
+    return handle

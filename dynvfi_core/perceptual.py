@@ -24,8 +24,8 @@ from pathlib import Path
 
 import torch
 
+from dynvfi_core.device import pick_device
 from dynvfi_core.errors import ConfigError, MissingWeightsError
-from dynvfi_core.models.base import pick_device
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
 #: torchvision names checkpoints after the first 8 hex digits of their sha256

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from dynvfi_core.device import pick_device
 from dynvfi_core.dpa.factory import load_model
 from dynvfi_core.errors import ConfigError
-from dynvfi_core.models.base import pick_device
 from train.config import TrainConfig
 from train.data import load_table, split
 from train.evaluate import evaluate

@@ -53,7 +53,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from dynvfi_core.dpa.factory import load_model, read_metadata
-    from dynvfi_core.models.base import pick_device
+    from dynvfi_core.device import pick_device
     from train.config import DataConfig
     from train.data import apply_target, load_table, split
     from train.evaluate import evaluate, format_table

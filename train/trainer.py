@@ -31,11 +31,11 @@ from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from dynvfi_core.device import pick_device
 from dynvfi_core.dpa.factory import build_model, count_params, save_model
 from dynvfi_core.dpa.loss import dpa_loss
 from dynvfi_core.dpa.preprocess import normalise
 from dynvfi_core.errors import ConfigError, InputError
-from dynvfi_core.models.base import pick_device
 from train.config import TrainConfig
 from train.data import PairDataset, apply_target, epoch_order, load_table, split
 from train.evaluate import compute_metrics, evaluate, predict

@@ -17,11 +17,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from dynvfi_core.device import pick_device
 from dynvfi_core.dpa.config import ModelConfig
 from dynvfi_core.dpa.factory import build_model, count_params, load_model
 from dynvfi_core.dpa.preprocess import normalise, pair_views
 from dynvfi_core.errors import InputError
-from dynvfi_core.models.base import pick_device
 
 
 def score_to_level(scores: np.ndarray) -> np.ndarray:

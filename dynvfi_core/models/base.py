@@ -15,15 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dynvfi_core.device import pick_device
 from dynvfi_core.errors import InputError
 from dynvfi_core.imageio import check_same_size, to_tensor, to_uint8
-
-
-def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """The requested device, or CUDA when present, else CPU."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def timestep_tensor(t: float | torch.Tensor, batch: int, device: torch.device) -> torch.Tensor:
