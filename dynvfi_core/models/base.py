@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -126,22 +125,6 @@ class VFIModel(abc.ABC):
         """uint8 RGB ``(H, W, 3)`` in, uint8 RGB ``(H, W, 3)`` out."""
         check_same_size(frame0, frame1)
         return to_uint8(self.interpolate(to_tensor(frame0), to_tensor(frame1), t))[0]
-
-    def interpolate_batches(
-        self, pairs: list[tuple[np.ndarray, np.ndarray]], batch_size: int = 4, t: float = 0.5
-    ) -> Iterator[np.ndarray]:
-        """Interpolate many uint8 pairs, grouping equal-sized consecutive pairs into batches."""
-        i = 0
-        while i < len(pairs):
-            j = i + 1
-            while j < len(pairs) and j - i < batch_size and pairs[j][0].shape == pairs[i][0].shape:
-                j += 1
-            for f0, f1 in pairs[i:j]:
-                check_same_size(f0, f1)
-            a = to_tensor(np.stack([p[0] for p in pairs[i:j]]))
-            b = to_tensor(np.stack([p[1] for p in pairs[i:j]]))
-            yield from to_uint8(self.interpolate(a, b, t))
-            i = j
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} on {self.device}>"
