@@ -17,10 +17,12 @@ by torchrun switches DDP on); each rank reads its own shard of every epoch's per
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import math
 import os
 import random
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +34,8 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from dynvfi_core.device import pick_device
-from dynvfi_core.dpa.factory import build_model, count_params, save_model
+from dynvfi_core.atomic import atomic_path, deferred_interrupt
+from dynvfi_core.dpa.factory import build_model, count_params, read_metadata, save_model
 from dynvfi_core.dpa.loss import dpa_loss
 from dynvfi_core.dpa.preprocess import normalise
 from dynvfi_core.errors import ConfigError, InputError
@@ -179,28 +182,40 @@ class Trainer:
 
     # -- state ---------------------------------------------------------------------------------
     def save_state(self) -> None:
+        """Write ``last.safetensors`` and ``state.pt``, each atomically (write, fsync, rename).
+
+        Ctrl-C during the save waits until both files are complete (then interrupts), so a
+        checkpoint is never lost or half-written; both carry the step, so a resume can tell a
+        matching pair from a pair split by a hard kill between the two renames.
+        """
         if not self.dist.main:
             return
-        save_model(self.out / "last.safetensors", self.model, self.cfg.model,
-                   {"step": str(self.step), "epoch": str(self.epoch), **self._target_meta()})
         state = {
             "step": self.step, "epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
             "best_acc": self.best_acc, "best_epoch": self.best_epoch,
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(), "rng": rng_state(), "config": self.cfg.to_dict(),
         }
-        tmp = self.out / "state.pt.part"
-        torch.save(state, tmp)
-        tmp.replace(self.out / "state.pt")
+        with deferred_interrupt():
+            save_model(self.out / "last.safetensors", self.model, self.cfg.model,
+                       {"step": str(self.step), "epoch": str(self.epoch), **self._target_meta()})
+            with atomic_path(self.out / "state.pt") as tmp:
+                torch.save(state, tmp)
 
     def load_state(self) -> None:
-        path = self.out / "state.pt"
-        if not path.is_file() or not (self.out / "last.safetensors").is_file():
-            raise InputError(f"nothing to resume in {self.out} (state.pt / last.safetensors missing)")
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        """Resume from the complete checkpoint there is: weights + optimizer state, else the weights alone."""
+        path, weights = self.out / "state.pt", self.out / "last.safetensors"
+        if not weights.is_file():
+            raise InputError(f"nothing to resume in {self.out} (last.safetensors missing)")
+        meta = read_metadata(weights)
+        state = torch.load(path, map_location="cpu", weights_only=False) if path.is_file() else None
+        if state is None or str(state["step"]) != meta.get("step"):
+            self._resume_weights_only(weights, meta, "state.pt is missing" if state is None else
+                                      f"state.pt (step {state['step']}) does not match the weights")
+            return
         if state["config"]["model"] != self.cfg.to_dict()["model"]:
             raise ConfigError(f"cannot resume {self.out}: the model settings differ from the saved run")
-        self.model.load_state_dict(load_file(str(self.out / "last.safetensors")), strict=True)
+        self.model.load_state_dict(load_file(str(weights)), strict=True)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
@@ -208,6 +223,25 @@ class Trainer:
         self.step, self.epoch, self.step_in_epoch = state["step"], state["epoch"], state["step_in_epoch"]
         self.best_acc, self.best_epoch = state["best_acc"], state["best_epoch"]
         log.info("resumed %s at step %d (epoch %d)", self.out, self.step, self.epoch)
+
+    def _resume_weights_only(self, weights: Path, meta: dict[str, str], why: str) -> None:
+        """Continue from ``last.safetensors`` alone: its step, a fresh optimizer, the schedule at that step."""
+        if json.loads(meta["model_config"]) != json.loads(self.cfg.model.to_json()):
+            raise ConfigError(f"cannot resume {self.out}: the model settings differ from the saved run")
+        self.model.load_state_dict(load_file(str(weights)), strict=True)
+        self.step, self.epoch = int(meta["step"]), int(meta["epoch"])
+        self.step_in_epoch = self.step - self.epoch * self.steps_per_epoch
+        self.scheduler.last_epoch = self.step - 1
+        with warnings.catch_warnings():  # "scheduler.step() before optimizer.step()": intended, fresh optimizer
+            warnings.simplefilter("ignore", UserWarning)
+            self.scheduler.step()  # the learning rate of step `self.step`
+        best = self.out / "best.safetensors"
+        if best.is_file():
+            best_meta = read_metadata(best)
+            self.best_acc = float(best_meta.get("val_selected", best_meta["val_acc@0.125"]))
+            self.best_epoch = int(best_meta["epoch"])
+        log.warning("warning: %s: resuming %s from last.safetensors alone (step %d); the optimizer "
+                    "state starts afresh", why, self.out, self.step)
 
     # -- loop ----------------------------------------------------------------------------------
     def _batches(self) -> DataLoader:
