@@ -43,6 +43,7 @@ from db.annotation import Interpolation, InterpolationFailure
 from db.engine import dialect_insert, session_scope
 from db.models import Triplet, utcnow
 from dynvfi_core import metrics
+from dynvfi_core.batching import shape_batches
 from dynvfi_core.device import pick_device
 from dynvfi_core.errors import ConfigError, InputError
 from dynvfi_core.imageio import read_image, to_tensor, to_uint8, write_image
@@ -50,7 +51,6 @@ from dynvfi_core.models.base import VFIModel
 from dynvfi_core.models.registry import create
 from dynvfi_core.perceptual import PerceptualMetric, get_metric
 from dynvfi_core.routing.defaults import FAST_DEFAULT
-from dynvfi_core.routing.pipeline import shape_batches
 
 log = logging.getLogger(__name__)
 
@@ -338,5 +338,4 @@ def _load(root: Path, paths: list[str]) -> torch.Tensor:
 
 def _group(rows: list[_Row], size: int) -> list[list[_Row]]:
     """Consecutive rows of equal frame size, at most ``size`` per batch (the router's batching rule)."""
-    shapes = [(r.height, r.width) for r in rows]
-    return [[rows[i] for i in idx] for idx in shape_batches(range(len(rows)), shapes, size)]
+    return list(shape_batches(rows, lambda r: (r.height, r.width), size))

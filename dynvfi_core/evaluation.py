@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
+from dynvfi_core.batching import shape_batches
 from dynvfi_core.errors import InputError
 from dynvfi_core.imageio import read_image, to_tensor
 from dynvfi_core.metrics import all_metrics
@@ -33,24 +34,12 @@ def load_triplet(t: TripletRef) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
     return tuple(to_tensor(f) for f in frames)  # type: ignore[return-value]
 
 
-def _batches(triplets: list[TripletRef], batch_size: int):
-    """Consecutive same-sized triplets, loaded and stacked, ``batch_size`` at a time."""
-    buf: list[tuple[TripletRef, tuple[torch.Tensor, ...]]] = []
-    for t in triplets:
-        item = (t, load_triplet(t))
-        if buf and (len(buf) == batch_size or buf[0][1][0].shape != item[1][0].shape):
-            yield buf
-            buf = []
-        buf.append(item)
-    if buf:
-        yield buf
-
-
 def evaluate_model(model: VFIModel, triplets: list[TripletRef], batch_size: int = 1) -> dict:
     """Per-triplet PSNR/SSIM/IE and mean ms/pair (model time only, not image loading)."""
     rows, seconds = [], 0.0
     with tqdm(total=len(triplets), desc=model.name, unit="pair", leave=False) as bar:
-        for batch in _batches(triplets, batch_size):
+        loaded = ((t, load_triplet(t)) for t in triplets)  # read lazily, one triplet ahead
+        for batch in shape_batches(loaded, lambda item: item[1][0].shape, batch_size):
             f0 = torch.cat([b[1][0] for b in batch])
             gt = torch.cat([b[1][1] for b in batch])
             f1 = torch.cat([b[1][2] for b in batch])

@@ -9,12 +9,13 @@ each pair took and the seconds spent per stage (scoring and each model).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from dynvfi_core.batching import shape_batches
 from dynvfi_core.errors import InputError
 from dynvfi_core.imageio import check_same_size, to_tensor, to_uint8
 from dynvfi_core.models import VFIModel, create
@@ -31,25 +32,13 @@ def sync_device(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def shape_batches(indices: Sequence[int], shapes: Sequence[tuple[int, ...]], batch_size: int) -> Iterator[list[int]]:
-    """Split ``indices`` (kept in order) into runs of at most ``batch_size`` with equal frame shape."""
-    run: list[int] = []
-    for i in indices:
-        if run and (len(run) == batch_size or shapes[i] != shapes[run[0]]):
-            yield run
-            run = []
-        run.append(i)
-    if run:
-        yield run
-
-
 def score_pairs(scorer: Scorer, frames0: Sequence[np.ndarray], frames1: Sequence[np.ndarray],
                 batch_size: int = 4) -> tuple[np.ndarray, float]:
     """One score per pair, asked in batches of equal-shaped pairs; also the seconds spent."""
     shapes = [f.shape for f in frames0]
     scores = np.empty(len(frames0), dtype=np.float64)
     start = time.perf_counter()
-    for idx in shape_batches(range(len(frames0)), shapes, batch_size):
+    for idx in shape_batches(range(len(frames0)), lambda i: shapes[i], batch_size):
         a = np.stack([frames0[i] for i in idx])
         b = np.stack([frames1[i] for i in idx])
         out = np.asarray(scorer.score_batch(a, b), dtype=np.float64).reshape(-1)
@@ -141,7 +130,7 @@ class DynamicVFI:
             todo = np.flatnonzero(levels == k).tolist()
             stage = self.stage_names[k]
             timings[stage] = 0.0
-            for idx in shape_batches(todo, shapes, self.batch_size):
+            for idx in shape_batches(todo, lambda i: shapes[i], self.batch_size):
                 a = to_tensor(np.stack([frames0[i] for i in idx]))
                 b = to_tensor(np.stack([frames1[i] for i in idx]))
                 start = time.perf_counter()
