@@ -1,9 +1,12 @@
 """``make bench``: speed and memory of every model and pipeline stage, as JSON + Markdown.
 
 Each model row runs in a fresh spawned process so that its peak resident memory is its own
-(CPU) and one model's caches do not speed up the next. Rows from other areas (DPA, collection,
-annotation app, VFIformer) are added when those modules are installed; a row that fails is
-recorded with its error instead of aborting the whole benchmark.
+(CPU) and one model's caches do not speed up the next. The heavy models whose official weights
+users download by hand (VFIformer, EMA-VFI) are timed with their real weights when installed
+and otherwise with seeded random weights (same network, hence the same cost; the row's name
+says "random weights"). Rows from other areas (DPA, collection, annotation app) are added when
+those modules are installed; a row that fails is recorded with its error instead of aborting
+the whole benchmark.
 """
 
 from __future__ import annotations
@@ -23,6 +26,12 @@ import torch
 
 RESOLUTIONS = ((256, 448), (720, 1280))
 MODELS = ("blend", "rife-v4.25", "rife-hdv3", "tta(rife-v4.25)", "ensemble(rife-v4.25,rife-hdv3)")
+#: hand-supplied heavy models: (spec, weight-file key, random-weight factory, its options)
+HAND_SUPPLIED = (
+    ("vfiformer", "vfiformer", "dynvfi_core.models.vfiformer:random_weight_model", {}),
+    ("ema-vfi", "ema-vfi", "dynvfi_core.models.ema_vfi:random_weight_model", {}),
+    ("ema-vfi:variant=small", "ema-vfi-small", "dynvfi_core.models.ema_vfi:random_weight_model", {"variant": "small"}),
+)
 
 
 def _rss_mb() -> float:
@@ -30,12 +39,17 @@ def _rss_mb() -> float:
         return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def _time_model(spec: str, h: int, w: int, reps: int) -> dict:
-    """ms/pair and peak memory of one model at one size (run inside a child process)."""
+def _time_model(spec: str, h: int, w: int, reps: int, factory: str | None = None, options: dict | None = None) -> dict:
+    """ms/pair and peak memory of one model at one size (run inside a child process); with
+    ``factory`` (``module:function``) the model comes from it instead of the registry."""
     from dynvfi_core.models import create
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    model = create(spec)
+    if factory is None:
+        model = create(spec)
+    else:
+        module, attr = factory.split(":")
+        model = getattr(importlib.import_module(module), attr)(**(options or {}))
     g = torch.Generator().manual_seed(0)
     a = torch.rand(1, 3, h, w, generator=g)
     b = torch.roll(a, shifts=(3, 5), dims=(2, 3))
@@ -52,7 +66,10 @@ def _time_model(spec: str, h: int, w: int, reps: int) -> dict:
         torch.cuda.synchronize()
     ms = 1000 * (time.perf_counter() - start) / reps
     peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"ms_per_pair": ms, "peak_mb": peak, "rss_before_mb": before, "device": str(model.device)}
+    row = {"ms_per_pair": ms, "peak_mb": peak, "rss_before_mb": before, "device": str(model.device)}
+    if hasattr(model, "num_parameters"):  # single networks (not blends, TTA or ensembles)
+        row["params_m"] = model.num_parameters() / 1e6
+    return row
 
 
 def _child(target: Callable[..., dict], args: tuple, queue: mp.Queue) -> None:
@@ -78,7 +95,6 @@ def _optional_rows(quick: bool) -> list[dict]:
     rows: list[dict] = []
     extra = [
         ("dpa", "dynvfi_core.dpa.bench", "ms_per_pair_row"),
-        ("vfiformer (random weights)", "dynvfi_core.models.vfiformer", "bench_row"),
         ("collect", "collect.bench", "bench_rows"),
         ("annotate app", "annotate.bench", "bench_rows"),
     ]
@@ -95,6 +111,21 @@ def _optional_rows(quick: bool) -> list[dict]:
     return rows
 
 
+def _hand_supplied() -> list[tuple[str, str, str | None, dict | None]]:
+    """(row name, spec, factory, options) of each hand-supplied heavy model: the registry with
+    the real weights where installed, else the seeded random-weight factory."""
+    from dynvfi_core import weights
+
+    out = []
+    for spec, key, factory, options in HAND_SUPPLIED:
+        importlib.import_module(factory.split(":")[0])  # registers the weight spec
+        if weights.status(weights.SPECS[key]) == "ok":
+            out.append((spec, spec, None, None))
+        else:
+            out.append((f"{spec} (random weights)", spec, factory, options))
+    return out
+
+
 def run_bench(out: Path, quick: bool = False) -> dict:
     """Measure everything, write ``out/results.json`` and ``out/results.md``, return the dict."""
     from tqdm import tqdm
@@ -104,11 +135,13 @@ def run_bench(out: Path, quick: bool = False) -> dict:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     resolutions = RESOLUTIONS[:1] if quick else RESOLUTIONS
     reps = 2 if quick else 5
-    jobs = [(spec, h, w) for h, w in resolutions for spec in MODELS]
+    jobs = [(spec, spec, h, w, None, None) for h, w in resolutions for spec in MODELS]
+    jobs += [(label, spec, h, w, factory, options) for h, w in resolutions
+             for label, spec, factory, options in _hand_supplied()]
     rows = []
-    for spec, h, w in tqdm(jobs, desc="bench", unit="row"):
-        r = isolated(_time_model, spec, h, w, reps)
-        rows.append({"name": spec, "resolution": f"{w}x{h}", **r})
+    for label, spec, h, w, factory, options in tqdm(jobs, desc="bench", unit="row"):
+        r = isolated(_time_model, spec, h, w, reps, factory, options)
+        rows.append({"name": label, "resolution": f"{w}x{h}", **r})
     rows.extend(_optional_rows(quick))
     result = {
         "machine": {"platform": platform.platform(), "cpu_threads": 2, "torch": torch.__version__,

@@ -27,8 +27,6 @@ halving. It was trained on BGR frames, so channels are flipped on the way in and
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -152,29 +150,6 @@ class VFIformerModel(NetworkModel):
         return self.net(bgr0, bgr1, flow).flip(1)
 
 
-def bench_ms_per_pair(h: int = 256, w: int = 448, runs: int = 2) -> float:
-    """Median CPU milliseconds per midpoint at ``h x w`` with random weights on 2 threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        model = VFIformerModel(device="cpu", net=build_vfiformer_net(seed=0))
-        gen = torch.Generator().manual_seed(0)
-        a = torch.rand(1, 3, h, w, generator=gen)
-        b = torch.roll(a, shifts=(3, 5), dims=(2, 3))
-        model.interpolate(a, b)  # warm-up: allocator and kernel selection
-        times = []
-        for _ in range(runs):
-            start = time.perf_counter()
-            model.interpolate(a, b)
-            times.append(time.perf_counter() - start)
-        return 1000 * statistics.median(times)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def bench_row(quick: bool = False) -> dict:
-    """The ``make bench`` row (``dynvfi_core.bench`` calls this in a fresh process)."""
-    ms = bench_ms_per_pair(256, 448, runs=1 if quick else 2)
-    params = sum(p.numel() for p in build_vfiformer_net().parameters())
-    return {"rows": [{"name": "vfiformer (random weights)", "resolution": "448x256", "ms_per_pair": ms,
-                      "device": "cpu", "threads": 2, "params_m": params / 1e6}]}
+def random_weight_model(device: str | torch.device | None = None, **options: object) -> VFIformerModel:
+    """The model with seeded random weights, for benchmarks where the official file is absent."""
+    return VFIformerModel(device=device, net=build_vfiformer_net(seed=0), **options)  # type: ignore[arg-type]
