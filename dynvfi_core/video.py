@@ -106,22 +106,26 @@ def _decode_error(path: str | Path, exc: Exception) -> InputError:
     return InputError(f"cannot decode video {path} (corrupt or truncated?): {exc}")
 
 
-def decode_frames(path: str | Path) -> Iterator[np.ndarray]:
-    """Every video frame as RGB uint8 ``(H, W, 3)``, in presentation order."""
-    for kind, item in demux(path, with_audio=False):
+def decode_frames(path: str | Path, stop_at_damage: bool = False) -> Iterator[np.ndarray]:
+    """Every video frame as RGB uint8 ``(H, W, 3)``, in presentation order (see :func:`demux`)."""
+    for kind, item in demux(path, with_audio=False, stop_at_damage=stop_at_damage):
         if kind == "video":
             yield item
 
 
-def demux(path: str | Path, with_audio: bool = True) -> Iterator[tuple[str, object]]:
+def demux(path: str | Path, with_audio: bool = True, stop_at_damage: bool = False) -> Iterator[tuple[str, object]]:
     """``("video", rgb_frame)`` and ``("audio", packet)`` items in container order.
 
-    Audio packets are yielded undecoded so that a writer can copy them as they are.
+    Audio packets are yielded undecoded so that a writer can copy them as they are. A decoding
+    error raises :class:`InputError`; with ``stop_at_damage`` an error after the first video
+    frame ends the stream instead (a truncated file: the caller compares the count with the
+    header's to say how much is missing).
     """
     with open_video(path) as c:
         v = c.streams.video[0]
         v.thread_type = "AUTO"
         streams = [v] + ([c.streams.audio[0]] if with_audio and c.streams.audio else [])
+        decoded = 0
         try:
             for packet in c.demux(*streams):
                 if packet.stream.type == "audio":
@@ -129,9 +133,11 @@ def demux(path: str | Path, with_audio: bool = True) -> Iterator[tuple[str, obje
                         yield "audio", packet
                     continue
                 for frame in packet.decode():
+                    decoded += 1
                     yield "video", frame.to_ndarray(format="rgb24")
         except av.error.FFmpegError as exc:
-            raise _decode_error(path, exc) from exc
+            if not (stop_at_damage and decoded):
+                raise _decode_error(path, exc) from exc
 
 
 class CutDetector:

@@ -65,7 +65,7 @@ def _scan(path: Path, scorer: Scorer, fps: Fraction, cut_threshold: float, batch
             buf0.clear()
             buf1.clear()
 
-    for frame in tqdm(decode_frames(path), desc="scan (cuts + scores)", unit="frame", disable=not progress):
+    for frame in tqdm(decode_frames(path, stop_at_damage=True), desc="scan (cuts + scores)", unit="frame", disable=not progress):
         det.push(frame)
         if prev is not None:
             buf0.append(prev)
@@ -136,7 +136,7 @@ def interpolate_video(
     warnings = []
     if info.frames_hint > n:
         warnings.append(f"{src} decoded to {n} of {info.frames_hint} declared frames (truncated or damaged?): "
-                        f"the output is {(info.frames_hint - n) / info.fps:.1f} s shorter than declared")
+                        f"the output is {float((info.frames_hint - n) / info.fps):.1f} s shorter than declared")
         if strict:
             raise IncompleteInputError(f"{warnings[-1]}; --strict refuses incomplete inputs")
         log.warning("warning: %s", warnings[-1])
@@ -190,7 +190,7 @@ def interpolate_video(
                     writer.write(inter[k][j] if k in inter else frames[k] if t < 0.5 else frames[k + 1])
             bar.update(count)
 
-        for kind, item in demux(src, with_audio=info.has_audio):
+        for kind, item in demux(src, with_audio=info.has_audio, stop_at_damage=True):
             if kind == "audio":
                 writer.write_audio(item)
                 continue
