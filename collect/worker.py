@@ -10,7 +10,6 @@ at most a ``.part`` file, which the next attempt removes before it rewrites the 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections import Counter, defaultdict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,6 +32,7 @@ from collect.download import download
 from collect.frames import open_reader
 from collect.sampling import Candidate, choose_strides, choose_tiers, in_tier, plan
 from collect.sources import ClipSpec
+from dynvfi_core.atomic import write_bytes
 from dynvfi_core.errors import InputError
 
 REJECT_REASONS = ("scene_cut", "near_static", "near_duplicate", "decode_failure", "irregular_timing")
@@ -146,11 +146,7 @@ class _FrameWriter:
         ok, buf = cv2.imencode(".png", img, self.params)
         if not ok:
             raise InputError(f"cannot encode PNG for {rel}")
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part")
-        buf.tofile(str(tmp))
-        os.replace(tmp, path)
+        write_bytes(self.root / rel, buf.tobytes(), fsync=False)  # atomic, umask-respecting; redone on resume
 
     def flush(self) -> None:
         while self.pending:
