@@ -106,7 +106,8 @@ class VFIformerModel(NetworkModel):
     pad_multiple = PAD_MULTIPLE
     min_side = PAD_MULTIPLE
     arbitrary_t = False
-    #: the official test loaders (``dataloader/dataset.py``) zero-pad equally on both sides
+    #: the official test loaders (``dataloader/dataset.py``) zero-pad equally on both sides;
+    #: the SNU-FILM script (``FILM_test.py``, ``flow_scale=0.5``) pads at the bottom/right
     pad_centred = True
 
     def __init__(
@@ -123,6 +124,7 @@ class VFIformerModel(NetworkModel):
         random-weight tests and benchmarks); no file is read then.
         """
         self.flow_scale = _check_flow_scale(flow_scale)
+        self.pad_centred = self.flow_scale == 1.0
         if net is None:
             path = Path(checkpoint) if checkpoint else weights.require(WEIGHT_SPEC.model)
             state = read_checkpoint(path)  # fails fast, before the network is built

@@ -61,6 +61,16 @@ def test_reproduces_the_official_network(seeded_model: VFIformerModel, golden, c
     assert err <= TOLERANCE, f"{case}: max abs difference {err:.2e} from the official output"
 
 
+def test_reproduces_the_official_snu_film_protocol(seeded_model: VFIformerModel, golden):
+    # FILM_test.py: bottom/right zero padding, flow from half-size frames (padded to 64 again),
+    # upsampled, synthesis at full size with that flow
+    film = VFIformerModel(device="cpu", net=seeded_model.net, flow_scale=0.5)
+    img0, img1 = (torch.from_numpy(golden[f"h41w73_img{i}"]).permute(2, 0, 1)[None].float() / 255.0 for i in (0, 1))
+    out = film.interpolate(img0, img1)[0]
+    err = (out - torch.from_numpy(golden["film_h41w73_output"])).abs().max().item()
+    assert err <= TOLERANCE, f"SNU-FILM protocol: max abs difference {err:.2e} from the official output"
+
+
 def test_golden_is_not_trivial(golden):
     # a golden close to the blend of the inputs or saturated everywhere could not tell layers apart
     for case in CASES:
