@@ -53,3 +53,17 @@ def test_goldens_are_not_trivial(golden):
         assert np.abs(out - blend).mean() > 0.03
         assert ((out > 0) & (out < 1)).mean() > 0.9
         assert np.abs(out[0] - out[-1]).max() > 1e-2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_fp16_autocast_stays_close_to_the_fp32_golden(golden):
+    # fp16 autocast on CUDA (what the router uses on a GPU) against the fp32 CPU golden; a loose
+    # bound, since half precision moves pixels by a few 1e-3 (not checked on a GPU by its author)
+    data = golden["small"]
+    model = _model("small", int(data["seed"])).to("cuda")
+    times = torch.from_numpy(data["h67w99_t"]).float()
+    n = len(times)
+    img0 = torch.from_numpy(data["h67w99_img0"]).permute(2, 0, 1)[None].float().div(255).expand(n, -1, -1, -1)
+    img1 = torch.from_numpy(data["h67w99_img1"]).permute(2, 0, 1)[None].float().div(255).expand(n, -1, -1, -1)
+    diff = (model.interpolate(img0, img1, times).cpu() - torch.from_numpy(data["h67w99_output"])).abs()
+    assert diff.mean() < 1e-2 and diff.max() < 0.1
