@@ -33,14 +33,15 @@ from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from dynvfi_core.device import pick_device
 from dynvfi_core.atomic import atomic_path, deferred_interrupt
+from dynvfi_core.device import pick_device
 from dynvfi_core.dpa.factory import build_model, count_params, read_metadata, save_model
 from dynvfi_core.dpa.loss import dpa_loss
 from dynvfi_core.dpa.preprocess import normalise
 from dynvfi_core.errors import ConfigError, InputError
 from train.config import TrainConfig
 from train.data import PairDataset, apply_target, epoch_order, load_table, split
+from train.curves import plot_learning_curve
 from train.evaluate import compute_metrics, evaluate, predict
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,27 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def make_deterministic(threads: int | None) -> None:
+    """Deterministic kernels where torch has them, and a fixed CPU thread count.
+
+    Why: the same run must give the same network on another machine of the same kind. CPU
+    reductions are split by thread, so the thread count changes float sums; cuDNN picks
+    algorithms by timing unless told not to. What still varies: results across CPU instruction
+    sets (AVX2 vs AVX-512 kernels of oneDNN) and across torch versions, and CUDA vs CPU.
+    """
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    if threads is not None:
+        torch.set_num_threads(threads)
+
+
+def seed_worker(worker_id: int) -> None:
+    """DataLoader workers: seed numpy/random from torch's per-worker seed (itself from the loader's generator)."""
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
 
 
 def rng_state() -> dict:
@@ -153,6 +175,7 @@ class Trainer:
         if cfg.aux_weight > 0 and not np.isfinite(self.train_df["input_perceptual"].to_numpy(float)).any():
             raise ConfigError("aux_weight > 0 but no training row has input_perceptual; set aux_weight: 0")
 
+        make_deterministic(cfg.threads if self.device.type == "cpu" else None)
         seed_everything(cfg.seed)  # same initial weights on every rank and every run
         self.model = build_model(cfg.model).to(self.device)
         self.net = self.model
@@ -250,7 +273,8 @@ class Trainer:
         order = order[self.step_in_epoch * self.cfg.batch_size:]
         return DataLoader(self.dataset, batch_size=self.cfg.batch_size, sampler=order, drop_last=self.drop_last,
                           num_workers=self.cfg.num_workers, pin_memory=self.device.type == "cuda",
-                          persistent_workers=False)
+                          persistent_workers=False, worker_init_fn=seed_worker,
+                          generator=torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.epoch))
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         self.net.train()
@@ -286,11 +310,14 @@ class Trainer:
             val_log.write(row)
             for k in VAL_FIELDS[2:]:
                 writer.add_scalar(f"val/{k}", metrics[k], self.step)
-            if metrics["acc@0.125"] > self.best_acc:
-                self.best_acc, self.best_epoch = metrics["acc@0.125"], self.epoch
+            chosen = metrics[self.cfg.select_by]
+            if math.isfinite(chosen) and chosen > self.best_acc:  # best_acc: best value of select_by
+                self.best_acc, self.best_epoch = chosen, self.epoch
                 save_model(self.out / "best.safetensors", self.model, self.cfg.model,
-                           {"val_acc@0.125": f"{metrics['acc@0.125']:.6f}", "epoch": str(self.epoch),
+                           {"val_acc@0.125": f"{metrics['acc@0.125']:.6f}", "select_by": self.cfg.select_by,
+                            "val_selected": f"{chosen:.6f}", "epoch": str(self.epoch),
                             "step": str(self.step), **self._target_meta()})
+            plot_learning_curve(self.out)
             log.info("epoch %d step %d  val acc@0.125 %.4f acc@0.25 %.4f mae %.4f srcc %.3f",
                      self.epoch, self.step, metrics["acc@0.125"], metrics["acc@0.25"], metrics["mae"],
                      metrics["srcc"])

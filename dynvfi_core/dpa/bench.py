@@ -21,7 +21,9 @@ from dynvfi_core.dpa.config import ModelConfig
 from dynvfi_core.dpa.inference import DPA
 from dynvfi_core.errors import DynVFIError
 
-RESOLUTIONS = ((256, 448), (720, 1280))
+RESOLUTIONS = ((256, 256), (256, 448), (720, 1280))
+#: the DPA variants of the bench: the paper's network and the motion-prior one (issue 11)
+VARIANTS = {"dpa": ModelConfig(), "rife-prior": ModelConfig(arch="rife-prior", view=(128, 128))}
 
 
 def _frames(resolution: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -131,21 +133,27 @@ def compare_deform(shape: tuple[int, int, int, int] = (2, 80, 20, 20), out_chann
 
 
 def ms_per_pair_row(quick: bool = False) -> dict:
-    """Rows for ``make bench`` (``dynvfi_core.bench``): DPA next to rife-v4.25 at each size."""
-    cfg = ModelConfig()
-    dpa = DPA.untrained(cfg, device="cpu")
+    """Rows for ``make bench`` (``dynvfi_core.bench``): each DPA variant next to rife-v4.25 at each size."""
     rows = []
-    for res in RESOLUTIONS[:1] if quick else RESOLUTIONS:
+    for arch, cfg in VARIANTS.items():
         try:
-            r = compare_with_rife(res, reps=3 if quick else 10, cfg=cfg)
-        except DynVFIError as exc:  # RIFE weights missing: still report the DPA alone
-            r = {"dpa_ms": ms_per_pair(res, reps=3 if quick else 10, cfg=cfg), "rife_error": str(exc).splitlines()[0]}
-        rows.append({
-            "name": f"dpa (view {cfg.view[1]}x{cfg.view[0]})",
-            "resolution": f"{res[1]}x{res[0]}",
-            "ms_per_pair": r.pop("dpa_ms"),
-            "params_M": dpa.params / 1e6,
-            **{("rife_v4.25_ms_same_run" if k == "rife_ms" else
-                "dpa_over_rife" if k == "ratio" else k): v for k, v in r.items()},
-        })
+            dpa = DPA.untrained(cfg, device="cpu")
+        except DynVFIError as exc:  # the motion prior needs RIFE's weights
+            rows.append({"name": arch, "error": str(exc).splitlines()[0]})
+            continue
+        for res in RESOLUTIONS[:1] if quick else RESOLUTIONS:
+            try:
+                r = compare_with_rife(res, reps=3 if quick else 10, cfg=cfg)
+            except DynVFIError as exc:  # RIFE weights missing: still report the DPA alone
+                r = {"dpa_ms": ms_per_pair(res, reps=3 if quick else 10, cfg=cfg),
+                     "rife_error": str(exc).splitlines()[0]}
+            rows.append({
+                "name": f"{arch} (view {cfg.view[1]}x{cfg.view[0]})",
+                "resolution": f"{res[1]}x{res[0]}",
+                "ms_per_pair": r.pop("dpa_ms"),
+                "params_M": dpa.params / 1e6,
+                "params_total_M": sum(p.numel() for p in dpa.model.parameters()) / 1e6,
+                **{("rife_v4.25_ms_same_run" if k == "rife_ms" else
+                    "dpa_over_rife" if k == "ratio" else k): v for k, v in r.items()},
+            })
     return {"rows": rows}
