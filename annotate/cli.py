@@ -128,6 +128,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                                exclude_rejected=args.exclude_rejected, heavy_model=args.heavy_model)
     path = export.write(df, args.output, args.format)
     print(f"{len(df)} labelled triplets written to {path}")
+    if args.lists is not None:
+        lists = export.write_split_lists(df, args.lists_split, args.lists)
+        print(f"{args.lists_split} split as route-eval lists (one per stride): {args.lists} ({len(lists)} files)")
     return 0
 
 
@@ -225,4 +228,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="leave out the votes of annotators rejected by the BT.500 screening")
     p.add_argument("--heavy-model", default=None, metavar="SPEC",
                    help="add heavy_gain = PSNR of SPEC minus PSNR of --model (target of `train --set target=gain`)")
+    p.add_argument("--lists", type=Path, metavar="DIR",
+                   help="also write one split as `frame0 gt frame1` list files per stride (route-eval --data DIR)")
+    p.add_argument("--lists-split", default="test", choices=["train", "val", "test"],
+                   help="the split --lists writes (default %(default)s)")
     p.set_defaults(func=cmd_export)

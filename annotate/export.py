@@ -141,3 +141,26 @@ def write(df: pd.DataFrame, path: str | Path, fmt: str | None = None) -> Path:
     else:
         df.to_parquet(p, index=False)
     return p
+
+
+def write_split_lists(df: pd.DataFrame, split: str, folder: str | Path) -> list[Path]:
+    """SNU-FILM-style list files (``frame0 gt frame1``) of one split of a table, one per stride.
+
+    route-eval reads a folder of ``test-*.txt`` lists as subsets, so held-out triplets are
+    reported per frame stride (larger stride = larger motion = harder). Old lists in the folder
+    are replaced, so the folder always describes this table.
+    """
+    rows = df[df["split"].astype(str) == split]
+    if rows.empty:
+        raise InputError(f"the table has no '{split}' triplets; nothing to write lists of")
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("test-*.txt"):
+        old.unlink()
+    written = []
+    for stride, group in rows.groupby("stride"):
+        path = out / f"test-stride{int(stride)}.txt"
+        path.write_text("".join(f"{a} {g} {b}\n" for a, g, b in
+                                group[["path0", "path_gt", "path1"]].itertuples(index=False)))
+        written.append(path)
+    return written

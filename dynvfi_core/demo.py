@@ -45,29 +45,6 @@ def _shared_ucf101() -> Path | None:
     return ucf if ucf.is_dir() else None
 
 
-def write_split_lists(table: Path, split: str, folder: Path) -> list[Path]:
-    """SNU-FILM-style list files (``frame0 gt frame1``) of one split, one per stride.
-
-    route-eval reads a folder of ``test-*.txt`` lists as subsets, so the held-out triplets are
-    reported per frame stride (larger stride = larger motion = harder).
-    """
-    import pandas as pd  # here, not at the top: `dynvfi -h` must not pay for pandas
-
-    df = pd.read_csv(table)
-    df = df[df["split"] == split]
-    if df.empty:
-        raise DynVFIError(f"the demo collected no '{split}' triplets; nothing to evaluate routing on")
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("test-*.txt"):
-        old.unlink()
-    written = []
-    for stride, rows in df.groupby("stride"):
-        path = folder / f"test-stride{int(stride)}.txt"
-        path.write_text("".join(f"{a} {g} {b}\n" for a, g, b in rows[["path0", "path_gt", "path1"]].itertuples(index=False)))
-        written.append(path)
-    return written
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     from dynvfi_core.cli import main as dynvfi
 
@@ -115,7 +92,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if code != 0:
             raise DynVFIError(f"demo step '{title}' failed (exit {code}); re-run `make demo` to resume")
 
-    write_split_lists(table, "test", out / "test_lists")
+    import pandas as pd  # here, not at the top: `dynvfi -h` must not pay for pandas
+
+    from annotate.export import write_split_lists
+
+    write_split_lists(pd.read_csv(table), "test", out / "test_lists")
     evals = [("held-out collected triplets (test split, per stride)", out / "test_lists", out / "route_test")]
     ucf = _shared_ucf101()
     if ucf is not None:
@@ -124,7 +105,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         console.print(Rule(f"route-eval: {title}"))
         start = time.perf_counter()
         code = dynvfi(["route-eval", "--data", str(data_path), "--dpa", str(ckpt), "--heavy-share", "0.3333",
-                       "--fast", DEMO_FAST, "--heavy", args.heavy, "--compare", "motion",
+                       "--fast", DEMO_FAST, "--heavy", args.heavy, "--compare", "motion", "--compare", "absdiff",
                        "--compare", str(gain_ckpt), "--out", str(dest)])
         timings[f"route-eval {title}"] = time.perf_counter() - start
         if code != 0:

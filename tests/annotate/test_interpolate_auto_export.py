@@ -145,6 +145,23 @@ def test_export_cli_writes_csv_and_parquet(blend_dataset, tmp_path: Path) -> Non
                 "--model", "blend", "-o", str(csv)]) == 2
 
 
+def test_export_writes_one_split_as_route_eval_lists_per_stride(blend_dataset, tmp_path: Path) -> None:
+    url, root, _ids = blend_dataset
+    assert cli(["annotate", "auto", "--db", url, "--metric", "ssim", "--model", "blend"]) == 0
+    table, lists = tmp_path / "t.csv", tmp_path / "lists"
+    (lists).mkdir()
+    (lists / "test-stride99.txt").write_text("stale\n")  # an old list must not survive
+    assert cli(["annotate", "export", "--db", url, "--data-root", str(root), "--labels", "auto",
+                "--model", "blend", "-o", str(table), "--lists", str(lists), "--lists-split", "train"]) == 0
+    df = pd.read_csv(table)
+    want = df[df["split"] == "train"]
+    assert not want.empty
+    files = sorted(lists.glob("test-*.txt"))
+    assert [f.name for f in files] == sorted(f"test-stride{s}.txt" for s in want["stride"].unique())
+    lines = [line.split() for f in files for line in f.read_text().splitlines()]
+    assert sorted(map(tuple, lines)) == sorted(want[["path0", "path_gt", "path1"]].itertuples(index=False, name=None))
+
+
 def test_interpolate_refuses_paths_outside_the_data_root(sqlite_url, tmp_home, make_triplets, capsys) -> None:
     root = tmp_home / "data"
     root.mkdir()
