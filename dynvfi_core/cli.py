@@ -15,7 +15,6 @@ import logging
 import os
 import sys
 
-from dynvfi_core import preflight
 from dynvfi_core.errors import as_user_error
 from dynvfi_core.progress import LineProgress
 
@@ -69,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     """Run a parsed command: the one error path (exit codes in :mod:`dynvfi_core.errors`)."""
     try:
-        preflight.device(getattr(args, "device", None))  # before any model or data is loaded
+        if getattr(args, "device", None) is not None:  # before any model or data is loaded
+            from dynvfi_core.device import check_device
+
+            check_device(args.device)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -1,10 +1,11 @@
-"""Checks every command runs before its work: output locations, devices, listen addresses.
+"""Checks every command runs before its work: output locations and listen addresses.
 
 A command that fails at the end (after the models ran) loses the user's time, so each command
 checks what it will write and where it will run first, and raises a one-line
 :class:`~dynvfi_core.errors.OutputError` / :class:`~dynvfi_core.errors.ConfigError`. The checks
-create nothing: a refused command leaves no folder behind. (Database URLs are checked by
-:mod:`db.engine`, image suffixes by :func:`dynvfi_core.imageio.check_image_suffix`.)
+create nothing: a refused command leaves no folder behind. (Devices are checked by
+:func:`dynvfi_core.device.check_device`, database URLs by :mod:`db.engine`, image suffixes by
+:func:`dynvfi_core.imageio.check_image_suffix`.)
 """
 
 from __future__ import annotations
@@ -47,29 +48,6 @@ def output_dir(path: str | Path, what: str = "output folder") -> Path:
         raise OutputError(f"{what} {p} is a file, not a folder")
     _creatable_in(p, p, what)
     return p
-
-
-def device(spec: str | None) -> None:
-    """A ``--device`` value names a device this machine has (None: automatic, always fine)."""
-    if spec is None:
-        return
-    import torch
-
-    try:
-        dev = torch.device(spec)
-    except (RuntimeError, ValueError):
-        raise ConfigError(f"--device {spec!r} is not a device; use cpu, cuda, cuda:N or mps") from None
-    if dev.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise ConfigError(f"--device {spec}: no CUDA GPU is available on this machine (use --device cpu)")
-        if dev.index is not None and dev.index >= count:
-            raise ConfigError(f"--device {spec}: this machine has {count} CUDA device(s), "
-                              f"cuda:0 to cuda:{count - 1}")
-    elif dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ConfigError(f"--device {spec}: Apple MPS is not available on this machine (use --device cpu)")
-    elif dev.type not in ("cpu", "cuda", "mps"):
-        raise ConfigError(f"--device {spec}: unsupported device type '{dev.type}'; use cpu, cuda, cuda:N or mps")
 
 
 def listen_address(host: str, port: int) -> None:
