@@ -113,3 +113,13 @@ def test_interpolation_error_rounds_an_unsaved_prediction_itself() -> None:
     gt = np.clip(gt, 2 / 255, 253 / 255)
     assert float(interpolation_error(_t(gt + 0.4 / 255), _t(gt))[0]) == 0.0
     assert float(interpolation_error(_t(gt + 0.6 / 255), _t(gt))[0]) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_out_of_range_values_are_clipped_like_a_saved_frame() -> None:
+    """A network may overshoot [0, 1]; the 8-bit frame it is scored as holds 0 and 255 there."""
+    gt = torch.tensor([0.0, 1.0, 0.0, 1.0, 128 / 255]).view(1, 1, 1, 5).expand(1, 3, 1, 5).clone()
+    over = torch.tensor([-0.3, 1.4, -1.0, 2.5, 128 / 255]).view(1, 1, 1, 5).expand(1, 3, 1, 5).clone()
+    m = all_metrics(over, gt)
+    assert float(m["psnr"][0]) == PSNR_CAP_DB and float(m["ie"][0]) == 0.0
+    assert float(interpolation_error(over, gt)[0]) == 0.0
+    assert float(interpolation_error(gt, over)[0]) == 0.0  # the ground truth is clipped the same way
