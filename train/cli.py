@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from dynvfi_core.errors import InputError
+from dynvfi_core.preflight import output_dir
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
@@ -58,6 +59,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from train.data import apply_target, load_table, split
     from train.evaluate import evaluate, format_table
 
+    out = Path(args.out) if args.out else Path(args.checkpoint).with_suffix("").parent / f"eval_{args.split}"
+    output_dir(out, "--out")  # before the model and the table are loaded
     device = pick_device(args.device)
     model, cfg, _ = load_model(args.checkpoint, device)
     meta = read_metadata(args.checkpoint)
@@ -67,7 +70,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     df = split(table, args.split) if args.split != "all" else table
     if df.empty:
         raise InputError(f"no rows in split '{args.split}'")
-    out = Path(args.out) if args.out else Path(args.checkpoint).with_suffix("").parent / f"eval_{args.split}"
     result = evaluate(model, cfg, df, out, device, args.batch_size, timing=not args.no_timing,
                       name=Path(args.checkpoint).name)
     print(format_table(result))
@@ -83,7 +85,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     if args.variants:
         keys = {k.lower(): k for k in VARIANTS}
         names = [keys.get(v.strip().lower(), v.strip()) for v in args.variants.split(",")]
-    out = Path(args.out or Path(cfg.out_dir) / "ablation")
+    out = output_dir(args.out or Path(cfg.out_dir) / "ablation", "--out")
     run_ablation(cfg, out, names)
     print((out / "table2.md").read_text())
     return 0

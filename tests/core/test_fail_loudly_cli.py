@@ -183,3 +183,35 @@ def test_serve_address_errors(tmp_home, capsys) -> None:
         assert main(["annotate", "serve", "--db", url, "--port", str(port)]) == 2
     out = _one_line_error(capsys, "already in use", "--port")
     assert "annotation app on" not in out
+
+
+def test_dpa_eval_out_checked_before_the_checkpoint_loads(tmp_path, a_file, capsys) -> None:
+    assert main(["dpa", "eval", "--checkpoint", str(tmp_path / "absent.safetensors"), "--table",
+                 str(tmp_path / "absent.csv"), "--out", str(a_file / "ev")]) == 2
+    _one_line_error(capsys, "--out", "is a file, not a folder")
+
+
+# -- environment failures raised by libraries mid-run -------------------------------------------
+@pytest.mark.parametrize("exc, expected", [
+    (PermissionError(13, "Permission denied", "/data/x.png"), "error: Permission denied: /data/x.png"),
+    (OSError(28, "No space left on device", "/data/y.png"), "error: No space left on device: /data/y.png"),
+])
+def test_environment_errors_are_one_line(monkeypatch, pair, tmp_path, capsys, exc, expected) -> None:
+    def fail(*_args, **_kwargs):
+        raise exc
+
+    monkeypatch.setattr("dynvfi_core.imageio.write_bytes", fail)
+    rc = main(["interpolate", str(pair[0]), str(pair[1]), "--model", "blend", "-o", str(tmp_path / "o.png")])
+    assert rc == 2
+    assert capsys.readouterr().err.strip() == expected
+
+
+def test_database_driver_errors_are_one_line(tmp_home, capsys) -> None:
+    import sqlite3
+
+    url = f"sqlite:///{tmp_home / 'locked.sqlite'}"
+    sqlite3.connect(tmp_home / "locked.sqlite").execute("CREATE TABLE alembic_version (x INTEGER)").connection.commit()
+    # an alembic_version table of the wrong shape: the driver's error, in one line
+    assert main(["annotate", "stats", "--db", url]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: database error: ") and "\n" not in err
