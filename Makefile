@@ -10,7 +10,7 @@ DYNVFI := $(BIN)/dynvfi
 export HF_HUB_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: setup weights test demo collect annotate train route-eval bench lock clean
+.PHONY: setup weights test demo collect annotate train route-eval bench mutants lock clean
 
 setup: $(STAMP) weights
 
@@ -43,6 +43,14 @@ route-eval: setup
 
 bench: setup
 	OMP_WAIT_POLICY=PASSIVE $(DYNVFI) bench $(ARGS)
+
+# Mutation testing of the scientific core (scope and tests: [tool.mutmut] in pyproject.toml); not
+# part of `test` or CI. MUTANTS="dynvfi_core.metrics*" limits the run; JOBS sets parallel mutants.
+# Results persist in mutants/, so an interrupted run resumes; the last step prints kill rates.
+mutants: setup
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[mutation]'
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 10 $(BIN)/mutmut run --max-children $(or $(JOBS),2) $(MUTANTS)
+	$(BIN)/python .ci/mutation_score.py
 
 # Re-pin every dependency to what is installed now (after changing pyproject.toml).
 lock:
