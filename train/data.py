@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
+from dynvfi_core.dpa.loss import normalise_label
 from dynvfi_core.dpa.preprocess import resize_to_view
 from dynvfi_core.errors import ConfigError, InputError
 from dynvfi_core.imageio import read_image
@@ -140,7 +141,7 @@ class PairDataset(Dataset):
                  scale_jitter: float = 0.15, vflip: bool = False) -> None:
         self.paths0 = df["path0"].astype(str).tolist()
         self.paths1 = df["path1"].astype(str).tolist()
-        self.targets = ((df["label"].to_numpy(np.float32) - 1.0) / 3.0).astype(np.float32)
+        self.targets = normalise_label(df["label"].to_numpy(np.float32)).astype(np.float32)
         self.perceptual = df["input_perceptual"].to_numpy(np.float32)
         self.view = tuple(view)
         self.train = train

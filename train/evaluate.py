@@ -24,6 +24,7 @@ from tqdm import tqdm
 from dynvfi_core.dpa.config import ModelConfig
 from dynvfi_core.dpa.factory import count_params
 from dynvfi_core.dpa.inference import score_to_level
+from dynvfi_core.dpa.loss import normalise_label
 from dynvfi_core.dpa.preprocess import normalise
 from train.data import PairDataset
 
@@ -137,7 +138,7 @@ def evaluate(model: torch.nn.Module, cfg: ModelConfig, df: pd.DataFrame, out_dir
              device: torch.device, batch_size: int = 32, timing: bool = True, name: str = "DPA") -> dict:
     """Full evaluation of one split: metrics, confusion (PNG when ``out_dir``), params, speed."""
     pred, attn = predict(model, df, cfg.view, device, batch_size)
-    gt = ((df["label"].to_numpy(np.float64) - 1.0) / 3.0)
+    gt = normalise_label(df["label"].to_numpy(np.float64))
     result = compute_metrics(pred, gt)
     result["attn_mean"] = float(attn.mean()) if len(attn) else math.nan
     result["params"] = count_params(model)

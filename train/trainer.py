@@ -36,7 +36,7 @@ from tqdm import tqdm
 from dynvfi_core.atomic import atomic_path, deferred_interrupt
 from dynvfi_core.device import pick_device
 from dynvfi_core.dpa.factory import build_model, count_params, read_metadata, save_model
-from dynvfi_core.dpa.loss import dpa_loss
+from dynvfi_core.dpa.loss import dpa_loss, normalise_label
 from dynvfi_core.dpa.preprocess import normalise
 from dynvfi_core.errors import ConfigError, InputError
 from train.config import TrainConfig
@@ -298,7 +298,7 @@ class Trainer:
     def validate(self) -> dict[str, float]:
         pred, attn = predict(self.model, self.val_df, self.cfg.model.view, self.device,
                              self.cfg.eval_batch_size, progress=self.progress)
-        gt = (self.val_df["label"].to_numpy(np.float64) - 1.0) / 3.0
+        gt = normalise_label(self.val_df["label"].to_numpy(np.float64))
         metrics = compute_metrics(pred, gt)
         metrics["attn_mean"] = float(attn.mean())
         return metrics

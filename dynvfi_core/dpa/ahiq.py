@@ -120,12 +120,3 @@ class AHIQNet(nn.Module):
         vit0, vit1 = vit.split(b)
         cnn0, cnn1 = cnn.split(b)
         return self.fusion(vit0, vit1, cnn0, cnn1)
-
-
-def original_ahiq_trainable_params() -> int:
-    """Trainable parameters of AHIQ at its published widths (frozen ViT-B/8 and ResNet-50 excluded).
-
-    Used to compare the baseline's definition with the 11.22M the DPA paper lists for AHIQ.
-    """
-    head = AHIQFusionHead(768 * 5, 256 * 3, (768, 256, 1024), vit_patch=8, deform_impl="native")
-    return sum(p.numel() for p in head.parameters())

@@ -8,6 +8,9 @@ the frame. The paper names the ablation "MSE" but writes a norm; both are offere
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -16,8 +19,15 @@ from dynvfi_core.errors import ConfigError
 AUX_KINDS = ("l1", "mse")
 
 
-def normalise_label(label: torch.Tensor) -> torch.Tensor:
-    """1..4 opinion score -> [0, 1] (higher = easier), the scale the network predicts."""
+Label = TypeVar("Label", torch.Tensor, np.ndarray, float)
+
+
+def normalise_label(label: Label) -> Label:
+    """1..4 opinion score -> [0, 1] (higher = easier), the scale the network predicts.
+
+    The one place this mapping is written: training targets, validation and evaluation all
+    call it, so the scale the loss sees and the scale metrics compare cannot drift apart.
+    """
     return (label - 1.0) / 3.0
 
 
