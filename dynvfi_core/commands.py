@@ -57,7 +57,7 @@ def cmd_weights_list(args: argparse.Namespace) -> int:
         if name in weights.SPECS:
             continue
         try:
-            registry._factory(name)
+            registry.model_factory(name)
         except ConfigError:
             pass
     table = Table(title="DynVFI weight files")

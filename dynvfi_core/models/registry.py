@@ -43,7 +43,9 @@ def available() -> list[str]:
     return sorted(_FACTORIES)
 
 
-def _factory(name: str) -> Callable[..., VFIModel]:
+def model_factory(name: str) -> Callable[..., VFIModel]:
+    """The constructor registered under ``name``, importing its module on first use (which also
+    registers that model's weight specs, as ``dynvfi weights list`` relies on)."""
     target = _FACTORIES.get(name)
     if target is None:
         raise ConfigError(f"unknown model '{name}'; available: {', '.join(available())}, "
@@ -110,7 +112,7 @@ def create(spec: str, device: str | torch.device | None = None) -> VFIModel:
             if not eq or not key.strip():
                 raise ConfigError(f"bad option '{item}' in model spec '{spec}' (expected key=value)")
             options[key.strip()] = _parse_value(value.strip())
-    factory = _factory(name.strip())
+    factory = model_factory(name.strip())
     try:
         model = factory(device=device, **options)
     except TypeError as exc:

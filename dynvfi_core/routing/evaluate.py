@@ -96,7 +96,8 @@ class PairTable:
         return PairTable(**{k: pick(v) for k, v in vars(self).items()})
 
 
-def _timed(fn, device: torch.device):
+def timed(fn, device: torch.device):
+    """``fn()`` and its wall-clock seconds, with queued GPU work waited for on both sides."""
     sync_device(device)
     start = time.perf_counter()
     out = fn()
@@ -149,7 +150,7 @@ def measure_pairs(
         for name, sc in compare.items():
             alt[name][i], alt_t[name][i] = _score_one(sc, u0, u1)
         for name, model in (("fast", fast), ("heavy", heavy)):
-            pred, sec = _timed(lambda m=model, a=f0, b=f1: m.interpolate(a, b, 0.5), model.device)
+            pred, sec = timed(lambda m=model, a=f0, b=f1: m.interpolate(a, b, 0.5), model.device)
             m = all_metrics(pred, gt)
             cols[f"psnr_{name}"][i] = float(m["psnr"][0])
             cols[f"ssim_{name}"][i] = float(m["ssim"][0])
@@ -165,7 +166,7 @@ def measure_pairs(
 def _median_seconds(fn, device: torch.device, repeats: int) -> float:
     """Median wall seconds of ``repeats`` calls after one untimed warm-up call."""
     fn()
-    return float(np.median([_timed(fn, device)[1] for _ in range(repeats)]))
+    return float(np.median([timed(fn, device)[1] for _ in range(repeats)]))
 
 
 def measure_costs(triplets: Sequence[TripletRef], scorer: Scorer, fast: VFIModel, heavy: VFIModel,
@@ -523,16 +524,16 @@ def route_eval(
     pairs.to_frame().to_csv(out_dir / "pairs.csv", index=False)
     plot_sweep(result, out_dir / "curve.png")
     write_markdown(result, out_dir / "results.md")
-    (out_dir / "results.json").write_text(json.dumps(_finite(result), indent=1))
+    (out_dir / "results.json").write_text(json.dumps(json_finite(result), indent=1))
     return result
 
 
-def _finite(obj):
+def json_finite(obj):
     """JSON has no NaN/inf: write them as null."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: json_finite(v) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_finite(v) for v in obj]
+        return [json_finite(v) for v in obj]
     return obj

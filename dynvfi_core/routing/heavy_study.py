@@ -43,10 +43,10 @@ from dynvfi_core.routing.calibrate import threshold_for_share
 from dynvfi_core.routing.evaluate import (
     RANDOM_DRAWS,
     PairTable,
-    _finite,
-    _timed,
     group_order,
+    json_finite,
     subset_result,
+    timed,
 )
 from dynvfi_core.routing.report import percent, save_figure
 from dynvfi_core.routing.scorers import Scorer, motion_magnitude, scorer_name
@@ -179,7 +179,7 @@ def measure(triplets: Sequence[TripletRef], models: dict[str, VFIModel], fast: s
         if dpa_scores is not None:
             dpa_scores[i] = float(np.asarray(dpa.score_batch(u0, u1), dtype=np.float64).reshape(-1)[0])
         for name, model in models.items():
-            pred, secs[name][i] = _timed(lambda m=model, a=f0, b=f1: m.interpolate(a, b, 0.5), model.device)
+            pred, secs[name][i] = timed(lambda m=model, a=f0, b=f1: m.interpolate(a, b, 0.5), model.device)
             scores[name][i] = float(psnr(quantize(pred), gt)[0])
     return StudyTable(ids=[t.id for t in triplets], subsets=[t.subset for t in triplets], motion=motion,
                       dpa=dpa_scores, psnr=scores, seconds=secs, fast=fast, candidates=list(candidates))
@@ -281,7 +281,7 @@ def heavy_compare(triplets: Sequence[TripletRef], fast: str, candidates: Sequenc
     table.to_frame().to_csv(files["pairs"], index=False)
     plot_gains(table, files["plot"])
     files["markdown"].write_text(markdown(result))
-    files["json"].write_text(json.dumps(_finite(result), indent=1))
+    files["json"].write_text(json.dumps(json_finite(result), indent=1))
     return result
 
 
