@@ -225,7 +225,6 @@ def _interpolate(db_url: str, root: Path, model_spec: str, todo: list[_Row], bat
 def _predict(db_url: str, root: Path, model: VFIModel, model_spec: str, batch: list[_Row], dev: torch.device,
              metric: PerceptualMetric | None) -> tuple[list[dict], np.ndarray, dict[int, str]]:
     """The batch's middle frames (uint8), their would-be interpolation rows, and the rows set aside."""
-    t0 = time.perf_counter()
     batch, (f0, gt, f1), bad = _read_rows(root, batch, ("path0", "path_gt", "path1"), dev)
     if not batch:
         return [], np.empty((0, 0, 0, 3), np.uint8), bad
@@ -237,13 +236,12 @@ def _predict(db_url: str, root: Path, model: VFIModel, model_spec: str, batch: l
     if metric is not None:
         dist = metric(pred, gt)[0].tolist()
         inputs = _input_distances(db_url, root, metric, batch, (f0, f1), dev)
-    seconds = (time.perf_counter() - t0) / len(batch)
     out_dir = Path("interp") / model_dirname(model_spec)
     now = utcnow()
     values = [{"triplet_id": r.id, "model": model_spec, "path": (out_dir / f"{r.id}.png").as_posix(),
                "psnr": psnr[i], "ssim": ssim[i], "perceptual": dist[i],
                "perceptual_metric": metric.name if metric else None, "input_perceptual": inputs.get(r.id),
-               "seconds": seconds, "created_at": now} for i, r in enumerate(batch)]
+               "created_at": now} for i, r in enumerate(batch)]
     return values, to_uint8(pred), bad
 
 

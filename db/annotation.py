@@ -30,7 +30,6 @@ class Interpolation(Base):
     perceptual: Mapped[float | None] = mapped_column(Float)  # LPIPS-family distance
     perceptual_metric: Mapped[str | None] = mapped_column(String(64))  # which metric produced it
     input_perceptual: Mapped[float | None] = mapped_column(Float)  # distance between the two inputs (DPA aux target)
-    seconds: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
