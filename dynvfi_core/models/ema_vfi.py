@@ -15,7 +15,10 @@ Options (``ema-vfi:key=value,...``):
   ``ours_t.pkl`` / ``ours_small_t.pkl`` that the official ``demo_Nx.py`` uses;
 - ``tta``: the official flip test-time augmentation (both frames rotated by 180 degrees, run in
   the same batch, outputs averaged); default as the official benchmarks and demos: on for
-  ``base``, off for ``small``.
+  ``base``, off for ``small``;
+- ``scale``: 1 (default), 0.5 or 0.25: flow and mask estimated on frames shrunk by this factor
+  and upsampled, the appearance features and refinement at full size (the official
+  ``Model.hr_inference``, used by its 2K (0.5) and 4K (0.25) benchmarks): for large frames.
 
 Any timestep in (0, 1) is computed directly (the motion features are scaled by ``t`` and
 ``1 - t``), as in ``demo_Nx.py``. Frames are padded to a multiple of 32, centred, by repeating
@@ -33,6 +36,7 @@ import json
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from dynvfi_core import weights
@@ -62,12 +66,24 @@ MANIFEST_PATHS = {
 #: area); the official ``Model.load_model`` drops them, and so does this loader
 COMPUTED_BUFFERS = ("attn_mask", "HW")
 LABEL = "EMA-VFI"
+#: ``scale`` values of the official high-resolution inference
+SCALES = (1.0, 0.5, 0.25)
 
 
 def _check_variant(variant: object) -> str:
     if variant not in VARIANTS:
         raise ConfigError(f"EMA-VFI variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
     return str(variant)
+
+
+def _check_scale(value: object) -> float:
+    try:
+        scale = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"EMA-VFI scale must be a number, got {value!r}") from exc
+    if scale not in SCALES:
+        raise ConfigError(f"EMA-VFI scale must be one of {', '.join(str(s) for s in SCALES)}, got {value}")
+    return scale
 
 
 def read_checkpoint(path: str | Path, variant: str = "base") -> dict[str, torch.Tensor]:
@@ -110,6 +126,7 @@ class EMAVFIModel(NetworkModel):
         variant: str = "base",
         checkpoint: str | None = None,
         tta: bool | None = None,
+        scale: float = 1.0,
         *,
         net: EMAVFINet | None = None,
     ) -> None:
@@ -119,6 +136,9 @@ class EMAVFIModel(NetworkModel):
         if tta is not None and not isinstance(tta, bool):
             raise ConfigError(f"tta must be true or false, got {tta!r}")
         self.tta = self.variant == "base" if tta is None else tta
+        self.scale = _check_scale(scale)
+        # the shrunk frames must still be multiples of 16 (the backbone's coarsest stage)
+        self.pad_multiple = self.min_side = max(PAD_MULTIPLE, int(16 / self.scale))
         if net is None:
             spec = WEIGHT_SPECS[self.variant]
             path = Path(checkpoint) if checkpoint else weights.require(spec.model)
@@ -134,10 +154,23 @@ class EMAVFIModel(NetworkModel):
             bgr0 = torch.cat((bgr0, bgr0.flip(2, 3)))
             bgr1 = torch.cat((bgr1, bgr1.flip(2, 3)))
             t = torch.cat((t, t))
-        out = self.net(bgr0, bgr1, t)
+        out = self.net(bgr0, bgr1, t) if self.scale == 1.0 else self._downscaled_flow(bgr0, bgr1, t)
         if self.tta:
             out = (out[:b] + out[b:].flip(2, 3)) / 2
         return out.flip(1)
+
+
+    def _downscaled_flow(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The official ``hr_inference``: flow and mask from frames shrunk by ``scale``, upsampled
+        (flow values rescaled), then warping and refinement with full-size appearance features."""
+        small0, small1 = (F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
+                          for x in (img0, img1))
+        flow, mask = self.net.estimate(small0, small1, t, *self.net.features(small0, small1))
+        up = 1.0 / self.scale
+        flow = F.interpolate(flow, scale_factor=up, mode="bilinear", align_corners=False) * up
+        mask = F.interpolate(mask, scale_factor=up, mode="bilinear", align_corners=False)
+        appearance, _ = self.net.features(img0, img1)
+        return self.net.refine(img0, img1, appearance, flow, mask)
 
 
 def random_weight_model(device: str | torch.device | None = None, variant: str = "base", **options: object) -> EMAVFIModel:

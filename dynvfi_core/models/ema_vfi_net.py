@@ -3,7 +3,7 @@
 For two frames ``(B, 3, H, W)`` (H, W multiples of :data:`PAD_MULTIPLE`) and a timestep ``t``:
 
 1. :class:`~dynvfi_core.models.ema_vfi_backbone.MotionFormer` runs once per pair (it does not
-   depend on ``t``: one backbone pass serves any number of timesteps, see :meth:`EMAVFINet.features`);
+   depend on ``t``: one backbone pass could serve any number of timesteps);
 2. a head at H/16 then one at H/8 estimate bilateral flow (t -> 0, t -> 1) and a blend-mask logit.
    Motion features enter scaled by ``t`` (frame 0) and ``1 - t`` (frame 1); that scaling is how
    the network reaches arbitrary timesteps. Each head works at 4x its input resolution
@@ -156,12 +156,13 @@ class EMAVFINet(nn.Module):
         self.unet = RefineUNet(2 * variant.f)
 
     def features(self, img0: torch.Tensor, img1: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """The timestep-independent backbone pass (appearance, motion), reusable across timesteps."""
+        """The timestep-independent backbone pass: appearance features of all five stages and
+        motion features of stages 4-5, both frames stacked in the batch."""
         return self.feature_bone(img0, img1)
 
-    def synthesise(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor,
-                   appearance: list[torch.Tensor], motion: list[torch.Tensor]) -> torch.Tensor:
-        """The frame at ``t`` (``(B,)``) from the backbone's features."""
+    def estimate(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor,
+                 appearance: list[torch.Tensor], motion: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Full-resolution bilateral flow ``(B, 4, H, W)`` and blend-mask logit ``(B, 1, H, W)`` at ``t``."""
         b = img0.shape[0]
         tt = t.view(b, 1, 1, 1).to(motion[0].dtype)
         flow = mask = None
@@ -174,6 +175,11 @@ class EMAVFINet(nn.Module):
                 warped = _warp_both(torch.cat((img0, img1), 0), flow)
                 d_flow, d_mask = head(feats, torch.cat((img0, img1, warped, mask), 1), flow)
                 flow, mask = flow + d_flow, mask + d_mask
+        return flow, mask
+
+    def refine(self, img0: torch.Tensor, img1: torch.Tensor, appearance: list[torch.Tensor],
+               flow: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Warp frames and appearance pyramid by ``flow``, blend by ``mask``, add the U-Net's residual."""
         warped = _warp_both(torch.cat((img0, img1), 0), flow)
         pyramid = []
         level_flow = flow
@@ -185,5 +191,7 @@ class EMAVFINet(nn.Module):
         return (warped[:, :3] * blend + warped[:, 3:6] * (1 - blend) + residual).clamp(0, 1)
 
     def forward(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The frame at ``t`` (``(B,)``)."""
         appearance, motion = self.features(img0, img1)
-        return self.synthesise(img0, img1, t, appearance, motion)
+        flow, mask = self.estimate(img0, img1, t, appearance, motion)
+        return self.refine(img0, img1, appearance, flow, mask)

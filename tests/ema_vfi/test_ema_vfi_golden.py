@@ -22,10 +22,10 @@ TOLERANCE = 1e-4
 CASES = [(v, c) for v in ("base", "small") for c in ("h41w73", "h67w99")]
 
 
-def _model(variant: str, seed: int) -> EMAVFIModel:
+def _model(variant: str, seed: int, **options: object) -> EMAVFIModel:
     net = EMAVFINet(VARIANTS[variant])
     checkpoints.apply_checkpoint(net, seeded_state(manifest(variant)["tensors"], seed), "seeded golden state", "EMA-VFI")
-    return EMAVFIModel(device="cpu", variant=variant, net=net)
+    return EMAVFIModel(device="cpu", variant=variant, net=net, **options)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("variant", "case"), CASES)
@@ -42,6 +42,17 @@ def test_reproduces_the_official_network(golden, variant: str, case: str):
     assert out.shape == expected.shape
     err = (out - expected).abs().max().item()
     assert err <= TOLERANCE, f"{variant} {case}: max abs difference {err:.2e} from the official output"
+
+
+def test_reproduces_the_official_high_resolution_inference(golden):
+    # Model.hr_inference(down_scale=0.5) as the official 2K benchmark runs it: flow and mask on
+    # half-size frames, upsampled, appearance and refinement at full size
+    data = golden["small"]
+    model = _model("small", int(data["seed"]), scale=float(data["hr_h67w99_scale"]))
+    img0, img1 = (torch.from_numpy(data[f"h67w99_img{i}"]).permute(2, 0, 1)[None].float().div(255) for i in (0, 1))
+    out = model.interpolate(img0, img1, float(data["hr_h67w99_t"][0]))
+    err = (out - torch.from_numpy(data["hr_h67w99_output"])).abs().max().item()
+    assert err <= TOLERANCE, f"scale=0.5: max abs difference {err:.2e} from the official output"
 
 
 def test_goldens_are_not_trivial(golden):

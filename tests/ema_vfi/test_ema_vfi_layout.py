@@ -117,7 +117,7 @@ def test_weight_specs_are_listed(empty_home: Path):
         assert weights.status(spec) == "missing"
 
 
-@pytest.mark.parametrize("spec", ["ema-vfi:variant=large", "ema-vfi:variant=small,tta=maybe"])
+@pytest.mark.parametrize("spec", ["ema-vfi:variant=large", "ema-vfi:variant=small,tta=maybe", "ema-vfi:scale=0.3"])
 def test_bad_options_are_config_errors(spec: str):
     with pytest.raises(ConfigError):
         create(spec, device="cpu")
