@@ -68,7 +68,7 @@ CSS = """
 .dv-frame.on { visibility: visible; }
 .dv-box { position: absolute; border: 2px dashed #ff3b30; pointer-events: none; box-sizing: border-box; }
 .dv-wait { color: var(--body-text-color-subdued); }
-.dv-progress progress { width: 100%; height: 10px; }
+.dv-progress progress { width: 100%; height: 10px; accent-color: var(--color-accent); }
 .dv-break { background: #fff4d6; border: 1px solid #e0b000; padding: 6px; border-radius: 4px; color: #5a4500; }
 .dv-examples { display: flex; flex-wrap: wrap; gap: 12px; }
 .dv-examples figure { margin: 0; }
@@ -77,6 +77,7 @@ CSS = """
 .dv-head { display: flex; justify-content: space-between; gap: 8px; }
 .dv-help { font-size: 12px; }
 .dv-tools button, .dv-tools select { font-size: 12px; font-weight: normal; }
+.dv-tools select { height: 24px; width: auto; min-width: 60px; padding: 0 4px; }
 .dv-stage { width: fit-content; }
 """
 
@@ -173,7 +174,7 @@ PAGE_JS = r"""
     if (!b || S.breakShown || !(Number(b.dataset.after) > 0)) return;
     if (Date.now() - S.started < Number(b.dataset.after) * 60000) return;
     S.breakShown = true;
-    b.innerHTML = `<div class="dv-break">You have been rating for ${Math.round((Date.now() - S.started) / 60000)} min: ` +
+    b.innerHTML = `<div class="dv-break">You have been rating for ${Math.max(1, Math.round((Date.now() - S.started) / 60000))} min: ` +
       `take a short break — tired eyes give noisier scores. <button data-act="break-ok">OK</button></div>`;
   }, 1000);
   document.addEventListener("click", (e) => {
