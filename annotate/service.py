@@ -403,7 +403,8 @@ class AnnotationService:
                 view.notices = notices
                 return view
             if notices:  # nothing showable left, but not because everything is done
-                raise BrokenItem("; ".join(notices))
+                more = f" (and {len(notices) - 1} more)" if len(notices) > 1 else ""
+                raise BrokenItem(notices[0] + more)
             return None
 
     def current(self, name: str | None) -> ItemView | None:
