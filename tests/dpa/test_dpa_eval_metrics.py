@@ -44,3 +44,29 @@ def test_accuracy_uses_clipped_predictions() -> None:
     """A raw 1.1 on an easiest pair (gt 1.0) is a correct label once clipped."""
     m = compute_metrics(np.array([1.1, -0.2]), np.array([1.0, 0.0]))
     assert m["acc@0.125"] == 1.0 and m["mae"] == 0.0
+
+
+def test_float32_scores_are_scored_in_float64() -> None:
+    """The DPA returns float32 scores: correlations must still be scipy's float64 values."""
+    rng = np.random.default_rng(0)
+    gt = rng.integers(1, 5, 50).astype(np.float32) / 3 - 1 / 3
+    pred = (gt + rng.normal(0, 0.2, 50)).astype(np.float32)
+    m = compute_metrics(pred, gt)
+    p64, g64 = pred.astype(np.float64), gt.astype(np.float64)
+    assert m["plcc"] == stats.pearsonr(np.clip(p64, 0, 1), g64).statistic
+    assert m["srcc"] == stats.spearmanr(p64, g64).statistic
+    assert m["mae"] == np.abs(np.clip(p64, 0, 1) - g64).mean()
+
+
+@pytest.mark.filterwarnings("error")  # undefined correlations are NaN by the guard, not scipy's warning
+def test_correlations_are_undefined_only_without_spread() -> None:
+    nan = compute_metrics(np.array([0.2, 0.4, 0.6]), np.array([0.5, 0.5, 0.5]))  # constant labels
+    assert np.isnan(nan["srcc"]) and np.isnan(nan["plcc"])
+    flat = compute_metrics(np.array([0.3, 0.3, 0.3]), np.array([0.0, 0.5, 1.0]))  # constant prediction
+    assert np.isnan(flat["srcc"]) and np.isnan(flat["plcc"])
+    clipped_flat = compute_metrics(np.array([1.2, 1.5, 1.9]), np.array([0.0, 0.5, 1.0]))
+    assert clipped_flat["srcc"] == pytest.approx(1.0) and np.isnan(clipped_flat["plcc"])  # PLCC sees 1, 1, 1
+    one = compute_metrics(np.array([0.4]), np.array([0.5]))
+    assert np.isnan(one["srcc"]) and np.isnan(one["plcc"]) and one["acc@0.125"] == 1.0
+    two = compute_metrics(np.array([0.0, 1.0]), np.array([0.0, 1.0]))  # two pairs with spread: defined
+    assert two["srcc"] == pytest.approx(1.0) and two["plcc"] == pytest.approx(1.0)
