@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     stderr = sys.stderr
     if not stderr.isatty():  # a log file or pipe: periodic progress lines instead of \r-redraws
         sys.stderr = LineProgress(stderr)
+        # tqdm skips redraws closer than 0.1 s, so a fast bar erased on close (leave=False) would
+        # never show its final state; LineProgress does the throttling instead. tqdm reads this
+        # default when it is first imported, which the CLI has not done yet.
+        os.environ.setdefault("TQDM_MININTERVAL", "0")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     try:
         return run(args)

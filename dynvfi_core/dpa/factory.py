@@ -71,12 +71,14 @@ def read_metadata(path: str | Path) -> dict[str, str]:
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelConfig, dict[str, str]]:
-    """Rebuild the network stored in ``path`` (strict load) on ``device``, in eval mode."""
+    """Rebuild the network stored in ``path`` (strict load) on ``device``, in eval mode.
+
+    The returned config is the one saved (it still says how the net was initialised); the net is
+    built from a copy that reads no file, because a stored net never needs the user's backbone
+    checkpoint (or RIFE's weight file for the motion prior) again: all its weights are in ``path``.
+    """
     meta = read_metadata(path)
     cfg = ModelConfig.from_dict(json.loads(meta["model_config"]))
-    # a stored net never needs the user's backbone checkpoint (or RIFE's weight file for the
-    # motion prior) again: all its weights are in the file
-    cfg = cfg.replace(backbone_checkpoint=None, prior_pretrained=False)
-    model = build_model(cfg)
+    model = build_model(cfg.replace(backbone_checkpoint=None, prior_pretrained=False))
     model.load_state_dict(load_file(str(path)), strict=True)
     return model.to(device).eval(), cfg, meta
