@@ -1,4 +1,4 @@
-"""``dynvfi train`` and ``dynvfi dpa {eval,ablate,score}``.
+"""``dynvfi train`` and ``dynvfi dpa {eval,ablate,compare,score}``.
 
 ``python -m train.cli train --config ...`` is the same entry point, for ``torchrun``.
 """
@@ -91,6 +91,26 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from train.compare import compare, to_markdown, write
+    from train.config import DataConfig
+    from train.data import load_table
+
+    out = output_dir(args.out, "--out")
+    dpas = {}
+    for item in args.dpa:
+        name, _, path = item.rpartition("=")
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"--dpa {item}: no checkpoint at {path}")
+        dpas[name or path.parent.name] = path
+    table = load_table(DataConfig(table=args.table, db=args.db, label_source=args.label_source or "human-over-auto"))
+    result = compare(table, dpas, args.heuristic, args.split, args.calibrate_on, args.device)
+    print(to_markdown(result))
+    print("written: " + ", ".join(str(p) for p in write(result, out)))
+    return 0
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     from dynvfi_core.dpa import DPA
     from dynvfi_core.imageio import read_image
@@ -137,6 +157,22 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                    "+ image difference + aux loss, full VFI-DPA")
     _data_args(a)
     a.set_defaults(func=cmd_ablate)
+
+    c = sub.add_parser("compare", help="DPAs beside the free heuristics on one split: acc@tol, MAE, SRCC/PLCC "
+                       "with the labels and with the fast model's PSNR (table, JSON, plot)")
+    c.add_argument("--dpa", action="append", default=[], metavar="[NAME=]CHECKPOINT",
+                   help="a trained DPA (repeatable); NAME defaults to the checkpoint's folder")
+    c.add_argument("--heuristic", action="append", default=[], choices=("motion", "flip", "absdiff"),
+                   help="a built-in heuristic scorer (repeatable)")
+    c.add_argument("--table")
+    c.add_argument("--db")
+    c.add_argument("--label-source", choices=("human", "auto", "human-over-auto"))
+    c.add_argument("--split", default="test", choices=("train", "val", "test"))
+    c.add_argument("--calibrate-on", default="val", choices=("train", "val", "test"),
+                   help="split on which the heuristics are mapped onto the label scale (default val)")
+    c.add_argument("--out", required=True, help="folder for compare.json, compare.md, compare.png")
+    c.add_argument("--device")
+    c.set_defaults(func=cmd_compare)
 
     s = sub.add_parser("score", help="difficulty score of frame pairs (1 = easy, 0 = hard)")
     s.add_argument("--checkpoint", required=True)
