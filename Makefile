@@ -10,7 +10,7 @@ DYNVFI := $(BIN)/dynvfi
 export HF_HUB_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: setup weights test demo collect annotate train route-eval bench mutants lock clean
+.PHONY: setup weights test demo collect annotate train route-eval bench mutants lock clean corpus-data corpus-train corpus-eval
 
 setup: $(STAMP) weights
 
@@ -40,6 +40,46 @@ train: setup
 # Without ARGS: the held-out split of the last `make demo`, with its trained DPA.
 route-eval: setup
 	$(DYNVFI) route-eval $(or $(ARGS),--data demo_out/test_lists --dpa demo_out/dpa/best.safetensors --compare motion --out demo_out/route_eval)
+
+# The DPA on the footage corpus (train/README.md, "Corpus training"): dataset and labels (~35 min on
+# 2 cores), both DPAs (hours on CPU; minutes on a GPU), and their comparison with the free heuristics on
+# the unseen test clips and UCF101. Needs ../shared/data/corpus; everything made goes to CORPUS_DIR.
+CORPUS_DIR   ?= $(or $(DYNVFI_HOME),$(HOME)/.cache/dynvfi)/corpus
+CORPUS_DB    := sqlite:///$(abspath $(CORPUS_DIR))/corpus.sqlite
+CORPUS_DATA  := --db $(CORPUS_DB) --data-root $(CORPUS_DIR)/data
+CORPUS_TABLE := $(CORPUS_DIR)/corpus_table.csv
+CORPUS_RUNS  := $(CORPUS_DIR)/runs
+UCF_DB       := sqlite:///$(abspath $(CORPUS_DIR))/ucf101/ucf101.sqlite
+UCF_DATA     := --db $(UCF_DB) --data-root $(CORPUS_DIR)/ucf101/data
+CORPUS_DPAS  := --dpa rife-prior=$(CORPUS_RUNS)/dpa-corpus/best.safetensors --dpa paper-dpa=$(CORPUS_RUNS)/dpa-corpus-swin/best.safetensors
+
+corpus-data: setup
+	$(DYNVFI) collect --config collect/configs/corpus.yaml $(CORPUS_DATA)
+	$(DYNVFI) annotate interpolate $(CORPUS_DATA) --model rife-v4.25 --no-perceptual
+	$(DYNVFI) annotate auto --db $(CORPUS_DB) --metric psnr --model rife-v4.25
+	$(DYNVFI) annotate export $(CORPUS_DATA) --labels auto --auto auto:psnr -o $(CORPUS_TABLE) --lists $(CORPUS_DIR)/test_lists
+
+corpus-train: setup
+	$(DYNVFI) train --config corpus --table $(CORPUS_TABLE) --out $(CORPUS_RUNS)/dpa-corpus $(ARGS)
+	$(DYNVFI) train --config corpus-swin --table $(CORPUS_TABLE) --out $(CORPUS_RUNS)/dpa-corpus-swin $(ARGS)
+
+corpus-eval: setup
+	$(DYNVFI) dpa compare --table $(CORPUS_TABLE) $(CORPUS_DPAS) --heuristic motion --heuristic flip \
+		--heuristic absdiff --out $(CORPUS_DIR)/compare
+	$(DYNVFI) collect --config collect/configs/ucf101_dvf.yaml $(UCF_DATA)
+	$(DYNVFI) annotate interpolate $(UCF_DATA) --model rife-v4.25 --no-perceptual
+	$(DYNVFI) annotate auto --db $(UCF_DB) --metric psnr --model rife-v4.25 --thresholds "$$($(BIN)/python -c \
+		"import numpy as np, pandas as pd; q = np.quantile(pd.read_csv('$(CORPUS_TABLE)').rife_psnr, [.25, .5, .75]); \
+		print(','.join(repr(float(x)) for x in q))")"
+	$(DYNVFI) annotate export $(UCF_DATA) --labels auto --auto auto:psnr -o $(CORPUS_DIR)/ucf101/table.csv
+	$(DYNVFI) dpa compare --table $(CORPUS_DIR)/ucf101/table.csv $(CORPUS_DPAS) --heuristic motion --heuristic flip \
+		--heuristic absdiff --calibrate-table $(CORPUS_TABLE) --out $(CORPUS_DIR)/compare_ucf101
+	$(DYNVFI) route-eval --data $(CORPUS_DIR)/test_lists --dpa $(CORPUS_RUNS)/dpa-corpus/best.safetensors \
+		--compare $(CORPUS_RUNS)/dpa-corpus-swin/best.safetensors --compare motion --compare flip --compare absdiff \
+		--perceptual --heavy-share 0.3333 --cost-repeats 5 --out $(CORPUS_DIR)/route_eval_test
+	$(DYNVFI) route-eval --data ../shared/data/triplets/ucf101_dvf --dpa $(CORPUS_RUNS)/dpa-corpus/best.safetensors \
+		--compare $(CORPUS_RUNS)/dpa-corpus-swin/best.safetensors --compare motion --compare flip --compare absdiff \
+		--perceptual --heavy-share 0.3333 --cost-repeats 5 --out $(CORPUS_DIR)/route_eval_ucf101
 
 bench: setup
 	OMP_WAIT_POLICY=PASSIVE $(DYNVFI) bench $(ARGS)

@@ -105,7 +105,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
             raise InputError(f"--dpa {item}: no checkpoint at {path}")
         dpas[name or path.parent.name] = path
     table = load_table(DataConfig(table=args.table, db=args.db, label_source=args.label_source or "human-over-auto"))
-    result = compare(table, dpas, args.heuristic, args.split, args.calibrate_on, args.device)
+    fit_table = None
+    if args.calibrate_table:
+        fit_table = load_table(DataConfig(table=args.calibrate_table, label_source=args.label_source or "human-over-auto"))
+    result = compare(table, dpas, args.heuristic, args.split, args.calibrate_on, args.device, fit_table)
     print(to_markdown(result))
     print("written: " + ", ".join(str(p) for p in write(result, out)))
     return 0
@@ -170,6 +173,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--split", default="test", choices=("train", "val", "test"))
     c.add_argument("--calibrate-on", default="val", choices=("train", "val", "test"),
                    help="split on which the heuristics are mapped onto the label scale (default val)")
+    c.add_argument("--calibrate-table", help="take that split from this table instead (e.g. the corpus's val "
+                   "split for a held-out set from another source)")
     c.add_argument("--out", required=True, help="folder for compare.json, compare.md, compare.png")
     c.add_argument("--device")
     c.set_defaults(func=cmd_compare)

@@ -72,10 +72,15 @@ def _psnr_correlations(raw: np.ndarray, psnr: np.ndarray) -> dict[str, float]:
 
 
 def compare(table: pd.DataFrame, dpas: dict[str, str | Path], heuristics: Sequence[str], split: str = "test",
-            calibrate_on: str = "val", device: str | None = None) -> dict:
-    """Metrics of every scorer on ``split`` (see the module docstring): ``{name: {metric: value}}``."""
+            calibrate_on: str = "val", device: str | None = None, fit_table: pd.DataFrame | None = None) -> dict:
+    """Metrics of every scorer on ``split`` (see the module docstring): ``{name: {metric: value}}``.
+
+    The heuristics' label map is fitted on split ``calibrate_on`` of ``fit_table`` (default: of
+    ``table``), so a held-out set from another source can borrow the corpus's validation split.
+    """
     test = table[table["split"] == split].reset_index(drop=True)
-    fit = table[table["split"] == calibrate_on].reset_index(drop=True)
+    source = table if fit_table is None else fit_table
+    fit = source[source["split"] == calibrate_on].reset_index(drop=True)
     if test.empty:
         raise InputError(f"no rows in split '{split}'")
     if heuristics and fit.empty:

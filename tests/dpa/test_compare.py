@@ -72,3 +72,14 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path: Path, capsys) -> None:
     code = main(["dpa", "compare", "--table", str(tmp_path / "t.csv"), "--dpa", str(tmp_path / "nope.safetensors"),
                  "--out", str(tmp_path / "o")])
     assert code != 0 and "no checkpoint at" in capsys.readouterr().err
+
+
+def test_heuristic_map_can_come_from_another_table(tmp_path: Path) -> None:
+    table = _table(tmp_path)
+    held_out, corpus = table[table["split"] == "test"], table[table["split"] == "val"]
+    from dynvfi_core.errors import InputError
+
+    with pytest.raises(InputError, match="no rows in split 'val'"):
+        compare(held_out, {}, ["absdiff"])
+    row = compare(held_out, {}, ["absdiff"], fit_table=corpus)["scorers"]["absdiff"]
+    assert row["acc@0.125"] == 1.0
