@@ -20,7 +20,7 @@ from dynvfi_core.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 #: training targets (TrainConfig.target)
-TARGETS = ("difficulty", "gain")
+TARGETS = ("difficulty", "gain", "fast-psnr")
 #: validation metrics that may choose the best checkpoint (TrainConfig.select_by)
 SELECT_BY = ("acc@0.125", "acc@0.25", "srcc", "plcc")
 
@@ -72,7 +72,9 @@ class TrainConfig:
     eval_batch_size: int = 32
     #: what the score predicts: "difficulty" (the paper: the annotated 1..4 quality of the fast
     #: model's frame) or "gain" (opt-in: 1 - sigmoid(heavy_gain / gain_scale) from the table's
-    #: heavy_gain column; like difficulty, higher = keep the fast model)
+    #: heavy_gain column; like difficulty, higher = keep the fast model) or "fast-psnr" (the
+    #: quartile label with its position inside the quartile, from the table's rife_psnr: see
+    #: train.data.fast_psnr_target)
     target: str = "difficulty"
     #: dB per logit of the gain target: gains of +-gain_scale map to 0.27 / 0.73
     gain_scale: float = 0.5

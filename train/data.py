@@ -103,6 +103,25 @@ def gain_target(gain: np.ndarray, scale: float = 0.5) -> np.ndarray:
     return (1.0 - 1.0 / (1.0 + np.exp(-np.asarray(gain, dtype=np.float64) / scale))).astype(np.float64)
 
 
+def fast_psnr_target(psnr: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """The fast model's PSNR as a continuous label on the normalised scale.
+
+    Auto labels are PSNR quartiles: four steps, so a regressor learns nothing about the order
+    inside a step, which is what a router at a given heavy share needs. With ``u`` the empirical
+    CDF of ``reference`` (the training split's PSNR) at ``psnr``, the target ``(4u - 0.5) / 3``
+    puts the middle of each quartile exactly on that quartile's label (0, 1/3, 2/3, 1) and keeps
+    the position inside it; values beyond the outer middles are clipped to [0, 1].
+    """
+    ref = np.sort(np.asarray(reference, dtype=np.float64))
+    ref = ref[np.isfinite(ref)]
+    if len(ref) == 0:
+        raise InputError("target fast-psnr: no training row has a rife_psnr value")
+    x = np.asarray(psnr, dtype=np.float64)
+    # mid-rank CDF: ties share the middle of their run
+    u = (np.searchsorted(ref, x, "left") + np.searchsorted(ref, x, "right")) / (2.0 * len(ref))
+    return np.clip((4.0 * u - 0.5) / 3.0, 0.0, 1.0)
+
+
 def apply_target(df: pd.DataFrame, target: str = "difficulty", gain_scale: float = 0.5) -> pd.DataFrame:
     """Put the chosen training target in ``label`` (1..4 scale: ``1 + 3 * score``).
 
@@ -112,6 +131,13 @@ def apply_target(df: pd.DataFrame, target: str = "difficulty", gain_scale: float
     """
     if target == "difficulty":
         return df
+    if target == "fast-psnr":
+        if "rife_psnr" not in df.columns:
+            raise InputError("target fast-psnr needs the table's 'rife_psnr' column (`dynvfi annotate export`)")
+        df = df[df["rife_psnr"].notna()]
+        train_psnr = df.loc[df["split"].astype(str) == "train", "rife_psnr"].to_numpy(np.float64)
+        score = fast_psnr_target(df["rife_psnr"].to_numpy(np.float64), train_psnr)
+        return df.assign(difficulty_label=df["label"], label=1.0 + 3.0 * score).reset_index(drop=True)
     if target != "gain":
         raise ConfigError(f"unknown training target {target!r}")
     if "heavy_gain" not in df.columns:
