@@ -21,11 +21,33 @@ from dynvfi_core.errors import InputError
 from dynvfi_core.imageio import read_image
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 @dataclass
 class Frame:
     index: int
     bgr: np.ndarray | None  # None: this frame could not be decoded
     time: float | None  # seconds, None when the source has no timestamps
+    #: the file this frame was read from when it is an 8-bit RGB PNG: its bytes are exactly what
+    #: the collector would store at this size, so it copies them instead of re-encoding (zlib
+    #: encoding costs ~10x decoding)
+    png: Path | None = None
+
+
+def is_rgb8_png(path: Path) -> bool:
+    """True for a PNG whose header says 8-bit RGB (colour type 2), the collector's own format.
+
+    Other PNGs (gray, palette, alpha, 16-bit) decode to something else than their bytes say
+    after :func:`~dynvfi_core.imageio.to_rgb_uint8`, so they are re-encoded, not copied.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(26)
+    except OSError:
+        return False
+    # signature, IHDR length + type, width, height, bit depth (byte 24), colour type (byte 25)
+    return len(head) == 26 and head[:8] == PNG_SIGNATURE and head[12:16] == b"IHDR" and head[24:26] == b"\x08\x02"
 
 
 @dataclass
@@ -156,7 +178,10 @@ class FolderReader(FrameReader):
             if not ok:
                 failed += 1
                 self.problem = f"{failed} unreadable or differently sized frame file(s), e.g. {f.name}"
-            yield Frame(i, np.ascontiguousarray(rgb[:, :, ::-1]) if ok else None, None)
+            if not ok:
+                yield Frame(i, None, None)
+                continue
+            yield Frame(i, np.ascontiguousarray(rgb[:, :, ::-1]), None, f if is_rgb8_png(f) else None)
 
 
 def open_reader(path: Path, media: str, fps: float | None) -> FrameReader:

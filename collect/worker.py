@@ -89,6 +89,7 @@ class _Buffered:
     bgr: np.ndarray
     small: np.ndarray
     time: float | None
+    png: Path | None = None  # the source file when it can be stored by copying (see Frame.png)
     gray: np.ndarray | None = None
 
     def small_gray(self) -> np.ndarray:
@@ -102,7 +103,8 @@ class _FrameWriter:
 
     PNG encoding (zlib) costs far more than decoding, so with ``threads > 1`` it runs in a
     small thread pool (OpenCV releases the GIL) while the clip keeps decoding; ``flush``
-    waits for the writes and re-raises the first failure.
+    waits for the writes and re-raises the first failure. A frame read from an 8-bit RGB PNG
+    and stored at its own size is copied byte for byte: same pixels, no encoding at all.
     """
 
     def __init__(self, root: Path, key: str, sizes: dict[str, tuple[int, int]], png_compression: int,
@@ -137,6 +139,9 @@ class _FrameWriter:
 
     def _store(self, rel: str, tier: str, frame: _Buffered) -> None:
         w, h = self.sizes[tier]
+        if frame.bgr.shape[:2] == (h, w) and frame.png is not None:
+            write_bytes(self.root / rel, frame.png.read_bytes(), fsync=False)
+            return
         if frame.bgr.shape[:2] == (h, w):
             img = frame.bgr
         elif frame.small.shape[:2] == (h, w):  # the 256p tier is the analysis copy: resize once
@@ -260,7 +265,7 @@ def _collect(task: ClipTask, writer_out: list[_FrameWriter]) -> ClipResult:
                 small = frame.bgr if asize == (w, h) else cv2.resize(frame.bgr, asize, interpolation=cv2.INTER_AREA)
                 if not fixed:  # no cuts recorded: nothing in a fixed triplet is a cut
                     cuts.add(i, small)
-                buffer[i] = _Buffered(frame.bgr, small, frame.time)
+                buffer[i] = _Buffered(frame.bgr, small, frame.time, frame.png)
             decoded = i + 1
             for c in by_last.pop(i, ()):
                 evaluate(c)
