@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import pytest
 from sqlalchemy import func, select
 
-from collect.bench import throughput
+from collect.bench import PNG_SETTINGS, png_settings, throughput
+from collect.frames import open_reader
 from db.engine import session_scope
 from db.models import CollectRun, Triplet
 from dynvfi_core.cli import main
@@ -64,7 +66,27 @@ def test_parallel_workers_match_serial(tmp_path: Path, monkeypatch, synth, video
 
 def test_throughput(tmp_path: Path, synth, video_writer) -> None:
     video = video_writer(tmp_path / "b.avi", synth(30, size=(320, 256)))
-    r = throughput(video, tier="256p")
-    assert r["frames"] == 30 and r["decode_fps"] > 0
+    r = throughput(video, tier="256p", repeats=2)
+    assert r["frames"] == 30 and r["decode_fps"] > 0 and r["repeats"] == 2
     assert r["triplets"] == 14  # stride 1 every 2 frames over 30 frames, nothing filtered
     assert r["collect_triplets_per_s"] > 0 and r["resolution"] == "320x256"
+    assert r["ratio_to_decode"] > 0
+    # the stored frames are 0..28, each once, as level-1 "up" PNGs of the decoded frames
+    reader = open_reader(video, "video", None)
+    frames = [f.bgr for f in reader][:29]
+    reader.close()
+    params = PNG_SETTINGS["level 1, filter up (default)"]
+    expected = sum(cv2.imencode(".png", f, params)[1].size for f in frames)
+    assert r["bytes_per_triplet"] == round(expected / 14)
+
+
+def test_png_settings_table(synth) -> None:
+    frames = synth(2, size=(160, 96))
+    rows = png_settings(frames, repeats=1)
+    assert [r["png_setting"] for r in rows] == list(PNG_SETTINGS)
+    for r in rows:
+        params = PNG_SETTINGS[r["png_setting"]]
+        assert r["bytes_per_frame"] == sum(cv2.imencode(".png", f, params)[1].size for f in frames) // 2
+        assert r["encode_cpu_ms_per_frame"] >= 0
+    stored = {r["png_setting"]: r["bytes_per_frame"] for r in rows}
+    assert stored["level 0 (stored), filter none"] > 160 * 96 * 3  # no compression at all
