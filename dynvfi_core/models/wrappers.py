@@ -28,8 +28,8 @@ class FlipTTA(VFIModel):
         super().__init__(device or inner.device)
         self.inner = inner.to(self.device)
         self.name = f"tta({inner.name})"
-        # pad_multiple stays 1: the inner model pads each flipped copy itself, so padding always
-        # sits bottom/right of the content the network sees
+        # pad_multiple stays 1: the inner model pads each flipped copy itself, by its own rule
+        # (bottom/right for RIFE, centred for VFIformer), exactly as it pads an unflipped input
         self.arbitrary_t = True  # the inner model handles its own timesteps
 
     def to(self, device: str | torch.device) -> "FlipTTA":
