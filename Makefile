@@ -10,7 +10,7 @@ DYNVFI := $(BIN)/dynvfi
 export HF_HUB_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: setup weights test demo collect annotate train route-eval bench mutants lock clean corpus-data corpus-train corpus-eval
+.PHONY: setup weights test demo collect annotate train route-eval bench mutants lock clean corpus-data corpus-train corpus-train-prior corpus-train-swin corpus-eval
 
 setup: $(STAMP) weights
 
@@ -59,8 +59,14 @@ corpus-data: setup
 	$(DYNVFI) annotate auto --db $(CORPUS_DB) --metric psnr --model rife-v4.25
 	$(DYNVFI) annotate export $(CORPUS_DATA) --labels auto --auto auto:psnr -o $(CORPUS_TABLE) --lists $(CORPUS_DIR)/test_lists
 
-corpus-train: setup
+# One thread per run (the configs pin it, for reproducible weights): `make -j2 corpus-train` trains
+# both at once on 2 cores. ARGS=--resume continues interrupted runs.
+corpus-train: corpus-train-prior corpus-train-swin
+
+corpus-train-prior: setup
 	$(DYNVFI) train --config corpus --table $(CORPUS_TABLE) --out $(CORPUS_RUNS)/dpa-corpus $(ARGS)
+
+corpus-train-swin: setup
 	$(DYNVFI) train --config corpus-swin --table $(CORPUS_TABLE) --out $(CORPUS_RUNS)/dpa-corpus-swin $(ARGS)
 
 corpus-eval: setup

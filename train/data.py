@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import Dataset
 
 from dynvfi_core.dpa.loss import normalise_label
-from dynvfi_core.dpa.preprocess import resize_to_view
+from dynvfi_core.dpa.preprocess import pair_stats, resize_to_view
 from dynvfi_core.errors import ConfigError, InputError
 from dynvfi_core.imageio import read_image
 from train.config import DataConfig
@@ -206,6 +206,7 @@ class PairDataset(Dataset):
         return {
             "frame0": torch.from_numpy(resize_to_view(a, self.view)),
             "frame1": torch.from_numpy(resize_to_view(b, self.view)),
+            "stats": torch.from_numpy(pair_stats(a, b)),  # full resolution, after the crop
             "target": torch.tensor(self.targets[idx]),
             "perceptual": torch.tensor(self.perceptual[idx]),
         }

@@ -22,10 +22,10 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from dynvfi_core.dpa.config import ModelConfig
-from dynvfi_core.dpa.factory import count_params
+from dynvfi_core.dpa.factory import count_params, run_dpa
 from dynvfi_core.dpa.inference import score_to_level
 from dynvfi_core.dpa.loss import normalise_label
-from dynvfi_core.dpa.preprocess import normalise
+from dynvfi_core.dpa.preprocess import N_STATS, normalise
 from train.data import PairDataset
 
 TOLERANCES = (0.125, 0.25)
@@ -97,7 +97,7 @@ def predict(model: torch.nn.Module, df: pd.DataFrame, view: tuple[int, int], dev
         x0 = normalise(batch["frame0"].to(device))
         x1 = normalise(batch["frame1"].to(device))
         with torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
-            out = model(x0, x1)
+            out = run_dpa(model, x0, x1, batch["stats"].to(device))
         scores.append(out["score"].float().cpu())
         attn.append(out["attn"].float().mean(dim=(1, 2, 3)).cpu())
     if not scores:
@@ -124,7 +124,7 @@ def time_model(model: torch.nn.Module, cfg: ModelConfig, device: torch.device, r
                 if device.type == "cuda":
                     torch.cuda.synchronize()
                 t = clock()
-                model(x, x)
+                run_dpa(model, x, x, torch.zeros(1, N_STATS, device=device))
                 if device.type == "cuda":
                     torch.cuda.synchronize()
                 if i >= 2:

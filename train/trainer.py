@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from dynvfi_core.atomic import atomic_path, deferred_interrupt
 from dynvfi_core.device import pick_device
-from dynvfi_core.dpa.factory import build_model, count_params, read_metadata, save_model
+from dynvfi_core.dpa.factory import build_model, count_params, read_metadata, run_dpa, save_model
 from dynvfi_core.dpa.loss import dpa_loss, normalise_label
 from dynvfi_core.dpa.preprocess import normalise
 from dynvfi_core.errors import ConfigError, InputError
@@ -283,7 +283,7 @@ class Trainer:
         target = batch["target"].to(self.device)
         perceptual = batch["perceptual"].to(self.device)
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
-            out = self.net(x0, x1)
+            out = run_dpa(self.net, x0, x1, batch["stats"].to(self.device))
         loss, parts = dpa_loss(out, target, perceptual, self.cfg.aux_weight, self.cfg.aux_kind)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()

@@ -59,6 +59,9 @@ class ModelConfig:
     prior_width: int = 64
     #: load the released RIFE v4.25 weights into the prior (a saved checkpoint carries them)
     prior_pretrained: bool = True
+    #: also feed the pair's full-resolution statistics (dynvfi_core.dpa.preprocess.pair_stats) to
+    #: the head: the view loses the fine texture and change that cost the fast model PSNR
+    prior_stats: bool = False
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:

@@ -36,6 +36,14 @@ def build_model(cfg: ModelConfig) -> nn.Module:
     return DPANet(cfg)
 
 
+def run_dpa(model: nn.Module, frame0: torch.Tensor, frame1: torch.Tensor,
+            stats: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Call a DPA network (or its DDP wrapper), passing the pair statistics to those that use them."""
+    if getattr(getattr(model, "module", model), "uses_stats", False):
+        return model(frame0, frame1, stats)
+    return model(frame0, frame1)
+
+
 def count_params(model: nn.Module) -> int:
     """Trainable parameters (what the paper's Table II reports)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -19,8 +19,8 @@ from torch import nn
 
 from dynvfi_core.device import pick_device
 from dynvfi_core.dpa.config import ModelConfig
-from dynvfi_core.dpa.factory import build_model, count_params, load_model
-from dynvfi_core.dpa.preprocess import normalise, pair_views
+from dynvfi_core.dpa.factory import build_model, count_params, load_model, run_dpa
+from dynvfi_core.dpa.preprocess import normalise, pair_stats, pair_views
 from dynvfi_core.errors import InputError
 
 
@@ -84,12 +84,15 @@ class DPA:
         scores = np.empty(len(frames0), dtype=np.float32)
         cuda = self.device.type == "cuda"
         for start in range(0, len(frames0), self.batch_size):
-            views = [pair_views(a, b, self.cfg.view) for a, b in
-                     zip(frames0[start:start + self.batch_size], frames1[start:start + self.batch_size])]
+            pairs = list(zip(frames0[start:start + self.batch_size], frames1[start:start + self.batch_size]))
+            views = [pair_views(a, b, self.cfg.view) for a, b in pairs]
             x0 = normalise(torch.from_numpy(np.stack([v[0] for v in views])).to(self.device))
             x1 = normalise(torch.from_numpy(np.stack([v[1] for v in views])).to(self.device))
+            stats = None
+            if self.cfg.prior_stats:  # validated by pair_views above
+                stats = torch.from_numpy(np.stack([pair_stats(a, b) for a, b in pairs])).to(self.device)
             with torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
-                out = self.model(x0, x1)["score"]
+                out = run_dpa(self.model, x0, x1, stats)["score"]
             scores[start:start + len(views)] = out.float().cpu().numpy()
         return scores
 

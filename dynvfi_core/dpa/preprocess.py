@@ -47,6 +47,28 @@ def normalise(batch_uint8: torch.Tensor) -> torch.Tensor:
     return (x - MEAN.to(x.device)) / STD.to(x.device)
 
 
+#: how many values :func:`pair_stats` returns
+N_STATS = 2
+
+
+def pair_stats(frame0: np.ndarray, frame1: np.ndarray) -> np.ndarray:
+    """Full-resolution statistics of a pair: ``[log1p(mean |f0 - f1|), log1p(mean gradient)]``.
+
+    Why: the view is a strong area-downscale, which averages away exactly what costs the fast
+    model PSNR at the frame's own size: fine texture and small changes of it. The mean absolute
+    difference (0-255 scale, all pixels and channels) is the "absdiff" heuristic itself; the mean
+    gradient is ``(|dx| + |dy|)`` per pixel and channel (forward differences), averaged over both
+    frames. Both are symmetric in the two frames, so flips and time reversal leave them unchanged.
+    """
+    a = np.asarray(frame0, dtype=np.float32)
+    b = np.asarray(frame1, dtype=np.float32)
+
+    def grad(x: np.ndarray) -> float:
+        return float(np.abs(np.diff(x, axis=1)).mean() + np.abs(np.diff(x, axis=0)).mean())
+
+    return np.log1p(np.array([np.abs(a - b).mean(), (grad(a) + grad(b)) / 2], dtype=np.float32))
+
+
 def pair_views(frame0: np.ndarray, frame1: np.ndarray, view: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Both frames of one pair, validated and resized to the view."""
     a = check_frame(frame0, "frame0")

@@ -15,7 +15,10 @@ difficulty for *that* model:
   cannot explain the change (occlusion, blur, lighting, large motion) the fast model's frame
   will be wrong;
 - the plain frame difference and the image gradient (texture, which costs PSNR when misplaced);
-- RIFE's fusion mask and the eight feature channels it carries to the next level.
+- RIFE's fusion mask and the eight feature channels it carries to the next level;
+- with ``prior_stats``, two full-resolution statistics of the pair (mean absolute difference and
+  mean gradient, :func:`~dynvfi_core.dpa.preprocess.pair_stats`) as constant channels: the view
+  averages away the fine texture and change that cost the fast model PSNR at the frame's size.
 
 A small trainable CNN turns these maps (at 1/4 of the view) into AHIQ's patch-wise score and
 attention (:class:`~dynvfi_core.dpa.network.PatchHead`), so the output, the loss and the
@@ -31,7 +34,7 @@ from torch import nn
 
 from dynvfi_core.dpa.config import ModelConfig
 from dynvfi_core.dpa.network import PatchHead
-from dynvfi_core.dpa.preprocess import MEAN, STD
+from dynvfi_core.dpa.preprocess import MEAN, N_STATS, STD
 from dynvfi_core.errors import ConfigError, InputError
 from dynvfi_core.models.rife_v4 import IFNetV4, load_state
 from dynvfi_core.models.warp import backward_warp
@@ -77,10 +80,12 @@ class RifePriorDPA(nn.Module):
         if cfg.arch != "rife-prior":
             raise ConfigError(f"RifePriorDPA needs arch='rife-prior', got {cfg.arch!r}")
         self.cfg = cfg
+        #: forward() needs the pair's full-resolution statistics (see dpa.factory.run_dpa)
+        self.uses_stats = cfg.prior_stats
         self.prior = _frozen_prior(cfg.prior_blocks, cfg.prior_pretrained)
         w = cfg.prior_width
         self.body = nn.Sequential(
-            nn.Conv2d(MAP_CHANNELS, w, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(MAP_CHANNELS + (N_STATS if cfg.prior_stats else 0), w, 3, padding=1), nn.ReLU(inplace=True),
             nn.Conv2d(w, w, 3, stride=2, padding=1), nn.ReLU(inplace=True),
             nn.Conv2d(w, w, 3, padding=1), nn.ReLU(inplace=True),
         )
@@ -124,8 +129,17 @@ class RifePriorDPA(nn.Module):
             torch.log1p(10.0 * fine),
         ), dim=1)
 
-    def forward(self, frame0: torch.Tensor, frame1: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``frame0``/``frame1``: normalised ``(B, 3, H, W)`` views; score ``(B,)`` and maps."""
+    def forward(self, frame0: torch.Tensor, frame1: torch.Tensor,
+                stats: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """``frame0``/``frame1``: normalised ``(B, 3, H, W)`` views; ``stats``: ``(B, 2)`` pair
+        statistics, required with ``prior_stats`` (else ignored); score ``(B,)`` and maps."""
         if frame0.shape != frame1.shape or frame0.dim() != 4:
             raise InputError(f"frame tensors must both be (B, 3, H, W); got {tuple(frame0.shape)}, {tuple(frame1.shape)}")
-        return self.head(self.body(self.maps(frame0, frame1)))
+        maps = self.maps(frame0, frame1)
+        if self.uses_stats:
+            if stats is None or tuple(stats.shape) != (frame0.shape[0], N_STATS):
+                raise InputError(f"this DPA needs the pair statistics (B, {N_STATS}) "
+                                 f"(dynvfi_core.dpa.preprocess.pair_stats); got {None if stats is None else tuple(stats.shape)}")
+            side = stats.to(maps.dtype)[:, :, None, None].expand(-1, -1, *maps.shape[-2:])
+            maps = torch.cat((maps, side), dim=1)
+        return self.head(self.body(maps))
