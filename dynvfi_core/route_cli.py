@@ -239,8 +239,9 @@ def cmd_interpolate_video(args: argparse.Namespace) -> int:
     stages.add_column("seconds", justify="right")
     for name, sec in s["seconds"].items():
         stages.add_row(f"{name} ({s['scorer']})" if name == "dpa" else name, f"{sec:.2f}")
-    stages.add_row("total", f"{s['total_s']:.2f}")
+    stages.add_row("total (wall; the stages overlap)", f"{s['total_s']:.2f}")
     console.print(routes, stages)
+    console.print(f"models busy {100 * s['model_busy']:.0f}% of the wall time")
     for warning in s["warnings"]:
         console.print(f"warning: {warning}", style="yellow")
     if args.json:

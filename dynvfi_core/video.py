@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from dynvfi_core.analysis import SceneCuts, analysis_size
+from dynvfi_core.atomic import atomic_path
 from dynvfi_core.errors import InputError, OutputError
 
 #: PySceneDetect's default content threshold; higher = fewer cuts
@@ -32,8 +33,10 @@ DEFAULT_CUT_THRESHOLD = 27.0
 
 #: output codec per container suffix (anything else: H.264)
 _CODECS = {".webm": "libvpx-vp9", ".avi": "mpeg4"}
+#: FFmpeg muxer per output suffix (named, since the file is written under a temporary name)
+_FORMATS = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm", ".avi": "avi"}
 #: output containers VideoWriter supports (H.264 in all but .webm and .avi)
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm", ".avi")
+VIDEO_SUFFIXES = tuple(_FORMATS)
 
 
 def check_video_suffix(path: Path) -> None:
@@ -123,7 +126,10 @@ def demux(path: str | Path, with_audio: bool = True, stop_at_damage: bool = Fals
     """
     with open_video(path) as c:
         v = c.streams.video[0]
-        v.thread_type = "AUTO"
+        # slice threads only: with frame threads ("AUTO"), closing a decoder before the end of
+        # the stream (an error in another stage, Ctrl-C) can hang forever once torch is loaded
+        # (PyAV issues #1849, #1861), and interpolate-video must stop cleanly mid-stream
+        v.thread_type = "SLICE"
         streams = [v] + ([c.streams.audio[0]] if with_audio and c.streams.audio else [])
         decoded = 0
         try:
@@ -187,12 +193,24 @@ class VideoWriter:
     def __init__(self, path: str | Path, width: int, height: int, fps: Fraction,
                  audio_from: str | Path | None = None, crf: int = 18) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fps = Fraction(fps).limit_denominator(1_000_000)
+        # the video is written to a hidden temporary file renamed over `path` by close(): a
+        # failed, interrupted or killed run never leaves a truncated file under the real name
+        self._audio_src: av.container.InputContainer | None = None
+        self._atomic = atomic_path(self.path)
+        tmp = self._atomic.__enter__()
         try:
-            self.container = av.open(str(self.path), "w")
+            self.container = av.open(str(tmp), "w", format=_FORMATS.get(self.path.suffix.lower()))
         except (av.error.FFmpegError, ValueError) as exc:
+            self._atomic.__exit__(type(exc), exc, exc.__traceback__)
             raise InputError(f"cannot write video {self.path}: {exc}") from exc
+        try:
+            self._setup(width, height, audio_from, crf)
+        except BaseException as exc:
+            self.discard(exc)
+            raise
+
+    def _setup(self, width: int, height: int, audio_from: str | Path | None, crf: int) -> None:
         codec = _CODECS.get(self.path.suffix.lower(), "libx264")
         self.stream = self.container.add_stream(codec, rate=self.fps)
         # yuv420p is what every player decodes; it needs even sides, so an odd-sized video is
@@ -211,7 +229,6 @@ class VideoWriter:
         self.audio_out = None
         self.transcode_audio = False
         self._audio_shift = 0
-        self._audio_src: av.container.InputContainer | None = None
         if audio_from is not None:
             self._add_audio(audio_from)
         self.n = 0
@@ -262,15 +279,34 @@ class VideoWriter:
         self.container.mux(packet)
 
     def close(self) -> None:
-        self.container.mux(self.stream.encode())
-        if self.audio_out is not None and self.transcode_audio:
-            self.container.mux(self.audio_out.encode())
+        """Flush the encoders, finish the file and move it to its real name."""
+        try:
+            self.container.mux(self.stream.encode())
+            if self.audio_out is not None and self.transcode_audio:
+                self.container.mux(self.audio_out.encode())
+        except BaseException as exc:
+            self.discard(exc)
+            raise
         self.container.close()
+        self._close_audio_source()
+        self._atomic.__exit__(None, None, None)  # rename over `path`
+
+    def discard(self, reason: BaseException) -> None:
+        """Give up after ``reason``: close without finishing and remove the temporary file, so
+        nothing new appears at ``path``."""
+        self.container.close()
+        self._close_audio_source()
+        self._atomic.__exit__(type(reason), reason, reason.__traceback__)
+
+    def _close_audio_source(self) -> None:
         if self._audio_src is not None:
             self._audio_src.close()
 
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc is None:
+            self.close()
+        else:
+            self.discard(exc)

@@ -10,13 +10,21 @@ Two decoding passes, so memory stays flat however long the video is:
 
 Across a cut nothing is interpolated: the in-between slots repeat the frame nearest in time, so
 the cut stays sharp and the duration stays exactly that of the input.
+
+Within each pass the stages overlap (:mod:`dynvfi_core.pipelining`): decoding runs in its own
+thread ahead of the scorer (scan) or the models (render), and encoding runs behind the models,
+so the wall time approaches the models' own time. The summary gives each stage's own seconds
+(overlapping, so they add up to more than the total) and ``model_busy``, the share of the wall
+time the models were working. The output file appears only when complete (written under a
+temporary name, renamed at the end).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,6 +33,7 @@ from tqdm import tqdm
 
 from dynvfi_core.errors import ConfigError, IncompleteInputError, InputError
 from dynvfi_core.models import VFIModel, create
+from dynvfi_core.pipelining import BackgroundIterator, BackgroundSink
 from dynvfi_core.routing.calibrate import calibrate_budget, threshold_for_share
 from dynvfi_core.routing.pipeline import SCORE_STAGE, DynamicVFI, score_pairs
 from dynvfi_core.routing.scorers import Scorer, scorer_name
@@ -36,6 +45,8 @@ log = logging.getLogger(__name__)
 DEFAULT_HEAVY_SHARE = 1 / 3
 #: pairs kept from the scan to measure each model's cost for --budget
 COST_SAMPLES = 2
+#: how many batches (scan) or chunks (render) of frames a stage may run ahead of the next one
+QUEUE_FRAMES = 2
 
 
 def timesteps_for(factor: int) -> list[float]:
@@ -45,9 +56,31 @@ def timesteps_for(factor: int) -> list[float]:
     return [k / factor for k in range(1, factor)]
 
 
+def _with_cuts(frames: Iterable[np.ndarray], det: CutDetector) -> Iterator[np.ndarray]:
+    """Feed each frame to the cut detector on its way through (in the decoding thread)."""
+    for frame in frames:
+        det.push(frame)
+        yield frame
+
+
+@dataclass
+class _Scan:
+    """What the first pass learns: frame count, cuts, one score per pair, a few sample pairs."""
+
+    n: int
+    cuts: list[int]
+    scores: np.ndarray
+    samples: list[tuple[np.ndarray, np.ndarray]]
+    score_s: float  # the scorer's own time
+    decode_s: float  # decoding + cut detection (overlapping the scoring)
+    wall_s: float
+
+
 def _scan(path: Path, scorer: Scorer, fps: Fraction, cut_threshold: float, batch_size: int,
-          progress: bool) -> tuple[int, list[int], np.ndarray, float, list[tuple[np.ndarray, np.ndarray]]]:
-    """Frame count, cuts, a score per pair (all pairs), scoring seconds, and a few sample pairs."""
+          progress: bool) -> _Scan:
+    """Decode every frame once (cut detection rides along in the decoding thread) and score
+    every pair in this thread, so the scorer works while the next frames are decoded."""
+    start = time.perf_counter()
     det = CutDetector(fps, cut_threshold)
     scores: list[np.ndarray] = []
     score_s = 0.0
@@ -65,21 +98,23 @@ def _scan(path: Path, scorer: Scorer, fps: Fraction, cut_threshold: float, batch
             buf0.clear()
             buf1.clear()
 
-    for frame in tqdm(decode_frames(path, stop_at_damage=True), desc="scan (cuts + scores)", unit="frame", disable=not progress):
-        det.push(frame)
-        if prev is not None:
-            buf0.append(prev)
-            buf1.append(frame)
-            if len(samples) < COST_SAMPLES:
-                samples.append((prev, frame))
-            if len(buf0) == batch_size:
-                flush()
-        prev = frame
-    flush()
+    with BackgroundIterator(_with_cuts(decode_frames(path, stop_at_damage=True), det), QUEUE_FRAMES * batch_size,
+                            "scan-decode") as decoded:
+        for frame in tqdm(decoded, desc="scan (cuts + scores)", unit="frame", disable=not progress):
+            if prev is not None:
+                buf0.append(prev)
+                buf1.append(frame)
+                if len(samples) < COST_SAMPLES:
+                    samples.append((prev, frame))
+                if len(buf0) == batch_size:
+                    flush()
+            prev = frame
+        flush()
     n = det.n
     if n < 2:
         raise InputError(f"{path} has {n} decodable frame(s); interpolation needs at least 2")
-    return n, det.finish(), np.concatenate(scores), score_s, samples
+    return _Scan(n, det.finish(), np.concatenate(scores), samples, score_s, decoded.busy_s,
+                 time.perf_counter() - start)
 
 
 def measure_cost(model: VFIModel, pairs: Sequence[tuple[np.ndarray, np.ndarray]], timesteps: Sequence[float]) -> float:
@@ -92,6 +127,76 @@ def measure_cost(model: VFIModel, pairs: Sequence[tuple[np.ndarray, np.ndarray]]
         for t in timesteps:
             model.interpolate_frames(a, b, t)
     return (time.perf_counter() - start) / len(pairs)
+
+
+@dataclass
+class _Render:
+    """Stage times of the render pass: each stage's own work, overlapping the others."""
+
+    model_s: dict[str, float]  # per routed model
+    decode_s: float
+    encode_s: float
+    wall_s: float
+
+
+def _render(src: Path, has_audio: bool, n: int, chunk: int, ts: Sequence[float], pipe: DynamicVFI,
+            scores: np.ndarray, valid: np.ndarray, routes: dict[str, int], writer: VideoWriter,
+            progress: bool) -> _Render:
+    """Second pass: decode (thread) -> route and interpolate chunks (this thread) -> encode (thread).
+
+    Frames and audio packets reach the writer in exactly the order a one-after-another loop
+    would write them (an audio packet before the frames of the chunk it was demuxed in), so the
+    output does not depend on how the stages' timing interleaves.
+    """
+    start = time.perf_counter()
+    model_s = {name: 0.0 for name in pipe.stage_names}
+
+    def write(item: tuple[str, object]) -> None:
+        kind, payload = item
+        if kind == "audio":
+            writer.write_audio(payload)
+        else:
+            writer.write(payload)
+
+    frames: list[np.ndarray] = []
+    first = 0  # index of frames[0] in the video
+    with BackgroundIterator(demux(src, with_audio=has_audio, stop_at_damage=True), chunk + 1,
+                            "render-decode") as decoded, \
+            BackgroundSink(write, QUEUE_FRAMES * chunk * (len(ts) + 1), "encode") as encoder, \
+            tqdm(total=n - 1, desc=f"interpolate x{len(ts) + 1}", unit="pair", disable=not progress) as bar:
+
+        def render(count: int) -> None:
+            """Interpolate pairs first..first+count-1 and queue their frames (not the last one)."""
+            idx = [k for k in range(count) if valid[first + k]]
+            res = pipe.run([(frames[k], frames[k + 1]) for k in idx], ts, scores=scores[[first + k for k in idx]])
+            for stage in pipe.stage_names:
+                model_s[stage] += res.timings[stage]
+            for name, c in res.route_counts().items():
+                routes[name] += c
+            inter = dict(zip(idx, res.frames))
+            for k in range(count):
+                encoder.put(("video", frames[k]))
+                for j, t in enumerate(ts):
+                    encoder.put(("video", inter[k][j] if k in inter else frames[k] if t < 0.5 else frames[k + 1]))
+            bar.update(count)
+
+        for kind, item in decoded:
+            if kind == "audio":
+                encoder.put(("audio", item))
+                continue
+            frames.append(item)
+            if len(frames) == chunk + 1:
+                render(chunk)
+                first += chunk
+                frames = frames[-1:]
+        if first + len(frames) != n:
+            raise InputError(f"{src} decoded to {first + len(frames)} frames on the second pass but {n} on the "
+                             "first: the file is not stable to decode")
+        render(len(frames) - 1)
+        for _ in range(len(ts) + 1):  # the last frame holds for a whole input interval, as it did
+            encoder.put(("video", frames[-1]))
+        encoder.finish()
+    return _Render(model_s, decoded.busy_s, encoder.busy_s, time.perf_counter() - start)
 
 
 def interpolate_video(
@@ -131,8 +236,8 @@ def interpolate_video(
     ts = timesteps_for(factor)
     info = probe(src)
     wall = time.perf_counter()
-    n, cuts, scores, score_s, samples = _scan(src, scorer, info.fps, cut_threshold, batch_size, progress)
-    scan_s = time.perf_counter() - wall - score_s
+    scan = _scan(src, scorer, info.fps, cut_threshold, batch_size, progress)
+    n, cuts, scores, score_s, samples = scan.n, scan.cuts, scan.scores, scan.score_s, scan.samples
     warnings = []
     if info.frames_hint > n:
         warnings.append(f"{src} decoded to {n} of {info.frames_hint} declared frames (truncated or damaged?): "
@@ -163,63 +268,30 @@ def interpolate_video(
                 "budget_reachable": cal.reachable, "measured_s_per_pair": costs,
                 "calibration_s": time.perf_counter() - calib_start}
     pipe = DynamicVFI(scorer, [fast, heavy], [threshold], batch_size=batch_size)
-    timings = {SCORE_STAGE: score_s, **{name: 0.0 for name in pipe.stage_names}}
     routes = {name: 0 for name in pipe.stage_names} | {"cut (duplicated)": int(crosses.sum())}
     out_fps = info.fps * factor
-    start = time.perf_counter()
-    model_s = 0.0
-    with VideoWriter(dst, info.width, info.height, out_fps, audio_from=src if info.has_audio else None) as writer, \
-            tqdm(total=n - 1, desc=f"interpolate x{factor}", unit="pair", disable=not progress) as bar:
-        frames: list[np.ndarray] = []
-        first = 0  # index of frames[0] in the video
-
-        def render(count: int) -> None:
-            """Interpolate pairs first..first+count-1 and write their frames (not the last one)."""
-            nonlocal model_s
-            idx = [k for k in range(count) if valid[first + k]]
-            res = pipe.run([(frames[k], frames[k + 1]) for k in idx], ts, scores=scores[[first + k for k in idx]])
-            for stage in pipe.stage_names:
-                timings[stage] += res.timings[stage]
-                model_s += res.timings[stage]
-            for name, c in res.route_counts().items():
-                routes[name] += c
-            inter = dict(zip(idx, res.frames))
-            for k in range(count):
-                writer.write(frames[k])
-                for j, t in enumerate(ts):
-                    writer.write(inter[k][j] if k in inter else frames[k] if t < 0.5 else frames[k + 1])
-            bar.update(count)
-
-        for kind, item in demux(src, with_audio=info.has_audio, stop_at_damage=True):
-            if kind == "audio":
-                writer.write_audio(item)
-                continue
-            frames.append(item)
-            if len(frames) == chunk + 1:
-                render(chunk)
-                first += chunk
-                frames = frames[-1:]
-        if first + len(frames) != n:
-            raise InputError(f"{src} decoded to {first + len(frames)} frames on the second pass but {n} on the "
-                             "first: the file is not stable to decode")
-        render(len(frames) - 1)
-        for _ in range(factor):  # the last frame holds for a whole input interval, as it did
-            writer.write(frames[-1])
-        frames_out = writer.n
-        if writer.padded != writer.size:
-            warnings.append(f"{info.width}x{info.height} has an odd side: padded to {writer.padded[0]}x"
-                            f"{writer.padded[1]} (one repeated edge row/column) for yuv420p, which every player decodes")
-    render_s = time.perf_counter() - start
+    writer = VideoWriter(dst, info.width, info.height, out_fps, audio_from=src if info.has_audio else None)
+    with writer:
+        render = _render(src, info.has_audio, n, chunk, ts, pipe, scores, valid, routes, writer, progress)
+    if writer.padded != writer.size:
+        warnings.append(f"{info.width}x{info.height} has an odd side: padded to {writer.padded[0]}x"
+                        f"{writer.padded[1]} (one repeated edge row/column) for yuv420p, which every player decodes")
+    total_s = time.perf_counter() - wall
+    model_s = score_s + sum(render.model_s.values())
     calibration = {"cost measurement (--budget)": rule["calibration_s"]} if "calibration_s" in rule else {}
-    timings = {"scan (decode + cut detection)": scan_s, **calibration, **timings,
-               "decode + encode (render pass)": render_s - model_s}
+    timings = {"decode + cut detection (scan)": scan.decode_s, SCORE_STAGE: score_s, **calibration,
+               **render.model_s, "decode (render)": render.decode_s, "encode": render.encode_s}
     return {
         "input": str(src), "output": str(dst), "factor": factor,
         "fps_in": float(info.fps), "fps_out": float(out_fps),
-        "frames_in": n, "frames_declared": info.frames_hint, "frames_out": frames_out, "cuts": cuts,
+        "frames_in": n, "frames_declared": info.frames_hint, "frames_out": writer.n, "cuts": cuts,
         "warnings": warnings,
         "interpolated_frames": int(valid.sum()) * (factor - 1),
         "audio": info.has_audio, "scorer": scorer_name(scorer),
         "threshold": float(threshold), **rule,
-        "routes": routes, "seconds": timings, "total_s": time.perf_counter() - wall,
+        "routes": routes, "seconds": timings, "total_s": total_s,
+        "pass_s": {"scan": scan.wall_s, "render": render.wall_s},
+        # the share of the wall time the models (scorer included) were working: the rest is
+        # decoding/encoding they waited for, and set-up (model loading, calibration)
+        "model_busy": model_s / total_s,
     }
