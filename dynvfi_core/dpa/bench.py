@@ -22,8 +22,10 @@ from dynvfi_core.dpa.inference import DPA
 from dynvfi_core.errors import DynVFIError
 
 RESOLUTIONS = ((256, 256), (256, 448), (720, 1280))
-#: the DPA variants of the bench: the paper's network and the motion-prior one (issue 11)
-VARIANTS = {"dpa": ModelConfig(), "rife-prior": ModelConfig(arch="rife-prior", view=(128, 128))}
+#: the DPA variants of the bench: the paper's network and the motion-prior one, without and with
+#: the full-resolution pair statistics (train/configs/corpus.yaml)
+VARIANTS = {"dpa": ModelConfig(), "rife-prior": ModelConfig(arch="rife-prior", view=(128, 128)),
+            "rife-prior+stats": ModelConfig(arch="rife-prior", view=(128, 128), prior_stats=True)}
 
 
 def _frames(resolution: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
