@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +18,11 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# A test run started in the background of a non-interactive shell (`make test &` in a script)
+# inherits SIGINT ignored, and so would every CLI process the tests start, whose Ctrl-C tests then
+# see nothing happen. Python's own handler is reset to the default in a child at exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_WEIGHTS = Path(os.environ.get("DYNVFI_HOME", Path.home() / ".cache" / "dynvfi")).expanduser() / "weights"
