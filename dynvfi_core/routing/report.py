@@ -109,8 +109,9 @@ def markdown(result: dict) -> str:
 
 #: scorers that cost nothing to train: a learned router must beat them to be worth its training
 HEURISTICS = ("motion", "flip", "absdiff")
-CORPUS_HINT = ("a DPA trained on a few demo clips does not generalise: train one on the footage corpus "
-               "(train/README.md, \"Corpus training\")")
+CORPUS_HINT = ("a DPA trained on a few demo clips does not generalise, and even a corpus-trained one ranks "
+               "how hard a pair is for the fast model, not where the heavy model gains (train/README.md, "
+               "\"Corpus training\")")
 
 
 def _fmt(x: float | None) -> str:
