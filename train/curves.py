@@ -30,7 +30,7 @@ def plot_learning_curve(run_dir: str | Path) -> Path | None:
         return None
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=110)
     ax0.plot(tr["step"], tr["loss"], lw=1, label="total")
-    ax0.plot(tr["step"], tr["l1"], lw=1, label="L1 (difficulty)")
+    ax0.plot(tr["step"], tr["l1"], lw=1, label="L1 (score vs target)")
     ax0.set_xlabel("step")
     ax0.set_ylabel("training loss")
     ax0.grid(alpha=0.3)
