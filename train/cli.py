@@ -104,10 +104,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise InputError(f"--dpa {item}: no checkpoint at {path}")
         dpas[name or path.parent.name] = path
-    table = load_table(DataConfig(table=args.table, db=args.db, label_source=args.label_source or "human-over-auto"))
-    fit_table = None
-    if args.calibrate_table:
-        fit_table = load_table(DataConfig(table=args.calibrate_table, label_source=args.label_source or "human-over-auto"))
+    labels = args.label_source or "human-over-auto"
+    table = load_table(DataConfig(table=args.table, db=args.db, label_source=labels))
+    fit_table = load_table(DataConfig(table=args.calibrate_table, label_source=labels)) if args.calibrate_table else None
     result = compare(table, dpas, args.heuristic, args.split, args.calibrate_on, args.device, fit_table)
     print(to_markdown(result))
     print("written: " + ", ".join(str(p) for p in write(result, out)))

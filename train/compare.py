@@ -20,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from tqdm import tqdm
 
 from dynvfi_core.dpa.loss import normalise_label
 from dynvfi_core.errors import InputError
+from dynvfi_core.routing.evaluate import correlations
+from train.data import split as split_rows
 from train.evaluate import TOLERANCES, compute_metrics
 
 
@@ -64,11 +65,8 @@ def calibrate(raw_fit: np.ndarray, gt_fit: np.ndarray, raw: np.ndarray) -> np.nd
 
 
 def _psnr_correlations(raw: np.ndarray, psnr: np.ndarray) -> dict[str, float]:
-    ok = np.isfinite(raw) & np.isfinite(psnr)
-    if ok.sum() < 3 or np.ptp(raw[ok]) == 0 or np.ptp(psnr[ok]) == 0:
-        return {"srcc_psnr": float("nan"), "plcc_psnr": float("nan")}
-    return {"srcc_psnr": float(stats.spearmanr(raw[ok], psnr[ok]).statistic),
-            "plcc_psnr": float(stats.pearsonr(raw[ok], psnr[ok]).statistic)}
+    srcc, plcc = correlations(raw, psnr)
+    return {"srcc_psnr": srcc, "plcc_psnr": plcc}
 
 
 def compare(table: pd.DataFrame, dpas: dict[str, str | Path], heuristics: Sequence[str], split: str = "test",
@@ -78,9 +76,8 @@ def compare(table: pd.DataFrame, dpas: dict[str, str | Path], heuristics: Sequen
     The heuristics' label map is fitted on split ``calibrate_on`` of ``fit_table`` (default: of
     ``table``), so a held-out set from another source can borrow the corpus's validation split.
     """
-    test = table[table["split"] == split].reset_index(drop=True)
-    source = table if fit_table is None else fit_table
-    fit = source[source["split"] == calibrate_on].reset_index(drop=True)
+    test = split_rows(table, split)
+    fit = split_rows(table if fit_table is None else fit_table, calibrate_on)
     if test.empty:
         raise InputError(f"no rows in split '{split}'")
     if heuristics and fit.empty:

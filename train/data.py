@@ -135,7 +135,7 @@ def apply_target(df: pd.DataFrame, target: str = "difficulty", gain_scale: float
         if "rife_psnr" not in df.columns:
             raise InputError("target fast-psnr needs the table's 'rife_psnr' column (`dynvfi annotate export`)")
         df = df[df["rife_psnr"].notna()]
-        train_psnr = df.loc[df["split"].astype(str) == "train", "rife_psnr"].to_numpy(np.float64)
+        train_psnr = split(df, "train")["rife_psnr"].to_numpy(np.float64)
         score = fast_psnr_target(df["rife_psnr"].to_numpy(np.float64), train_psnr)
         return df.assign(difficulty_label=df["label"], label=1.0 + 3.0 * score).reset_index(drop=True)
     if target != "gain":
@@ -160,11 +160,13 @@ def split(df: pd.DataFrame, name: str) -> pd.DataFrame:
 class PairDataset(Dataset):
     """Frame pairs at the model's view size, as uint8 ``(H, W, 3)`` tensors plus targets.
 
-    Normalisation happens on the training device (uint8 batches are 4x cheaper to move).
+    Normalisation happens on the training device (uint8 batches are 4x cheaper to move). With
+    ``stats`` each item also carries the pair's full-resolution statistics (for a DPA with
+    ``model.prior_stats``; computed only then: they cost ~17 ms per 720p pair).
     """
 
     def __init__(self, df: pd.DataFrame, view: tuple[int, int], train: bool, seed: int = 0,
-                 scale_jitter: float = 0.15, vflip: bool = False) -> None:
+                 scale_jitter: float = 0.15, vflip: bool = False, stats: bool = False) -> None:
         self.paths0 = df["path0"].astype(str).tolist()
         self.paths1 = df["path1"].astype(str).tolist()
         self.targets = normalise_label(df["label"].to_numpy(np.float32)).astype(np.float32)
@@ -174,6 +176,7 @@ class PairDataset(Dataset):
         self.seed = seed
         self.scale_jitter = scale_jitter
         self.vflip = vflip
+        self.stats = stats
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -203,13 +206,15 @@ class PairDataset(Dataset):
             raise InputError(f"frames of one pair differ in size: {self.paths0[idx]} vs {self.paths1[idx]}")
         if self.train:
             a, b = self._augment(a, b, idx)
-        return {
+        item = {
             "frame0": torch.from_numpy(resize_to_view(a, self.view)),
             "frame1": torch.from_numpy(resize_to_view(b, self.view)),
-            "stats": torch.from_numpy(pair_stats(a, b)),  # full resolution, after the crop
             "target": torch.tensor(self.targets[idx]),
             "perceptual": torch.tensor(self.perceptual[idx]),
         }
+        if self.stats:
+            item["stats"] = torch.from_numpy(pair_stats(a, b))  # full resolution, after the crop
+        return item
 
 
 def epoch_order(n: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> list[int]:

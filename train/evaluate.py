@@ -89,7 +89,7 @@ def predict(model: torch.nn.Module, df: pd.DataFrame, view: tuple[int, int], dev
             batch_size: int = 32, num_workers: int = 0, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Raw scores (as :meth:`DPA.score_batch` returns them) and attention-map means per row, no augmentation."""
     model.eval()
-    ds = PairDataset(df, view, train=False)
+    ds = PairDataset(df, view, train=False, stats=getattr(model, "uses_stats", False))
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     scores, attn = [], []
     cuda = device.type == "cuda"
@@ -97,7 +97,7 @@ def predict(model: torch.nn.Module, df: pd.DataFrame, view: tuple[int, int], dev
         x0 = normalise(batch["frame0"].to(device))
         x1 = normalise(batch["frame1"].to(device))
         with torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
-            out = run_dpa(model, x0, x1, batch["stats"].to(device))
+            out = run_dpa(model, x0, x1, batch["stats"].to(device) if "stats" in batch else None)
         scores.append(out["score"].float().cpu())
         attn.append(out["attn"].float().mean(dim=(1, 2, 3)).cpu())
     if not scores:

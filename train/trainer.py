@@ -183,7 +183,7 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self.dataset = PairDataset(self.train_df, cfg.model.view, train=cfg.augment, seed=cfg.seed,
-                                   scale_jitter=cfg.scale_jitter, vflip=cfg.vflip)
+                                   scale_jitter=cfg.scale_jitter, vflip=cfg.vflip, stats=cfg.model.prior_stats)
         per_rank = -(-len(self.dataset) // self.dist.world)
         self.drop_last = per_rank >= cfg.batch_size
         self.steps_per_epoch = per_rank // cfg.batch_size if self.drop_last else 1
@@ -283,7 +283,7 @@ class Trainer:
         target = batch["target"].to(self.device)
         perceptual = batch["perceptual"].to(self.device)
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
-            out = run_dpa(self.net, x0, x1, batch["stats"].to(self.device))
+            out = run_dpa(self.net, x0, x1, batch["stats"].to(self.device) if "stats" in batch else None)
         loss, parts = dpa_loss(out, target, perceptual, self.cfg.aux_weight, self.cfg.aux_kind)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()

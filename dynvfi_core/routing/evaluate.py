@@ -365,7 +365,7 @@ def sweep(p: PairTable, all_scores: np.ndarray, shares: Sequence[float] = SWEEP_
     return points
 
 
-def _correlations(score: np.ndarray, quality: np.ndarray) -> tuple[float, float]:
+def correlations(score: np.ndarray, quality: np.ndarray) -> tuple[float, float]:
     """(SRCC, PLCC) of scores with a quality (higher = better); NaN where undefined."""
     ok = np.isfinite(score) & np.isfinite(quality)
     if ok.sum() < 3 or np.ptp(score[ok]) == 0 or np.ptp(quality[ok]) == 0:
@@ -384,10 +384,10 @@ def ranking(p: PairTable, main_name: str = "scorer") -> dict[str, dict[str, floa
     scores = {main_name: p.score, **p.alt_score}
     out = {}
     for name, sc in scores.items():
-        srcc, plcc = _correlations(sc, p.psnr_fast)
+        srcc, plcc = correlations(sc, p.psnr_fast)
         row = {"srcc_psnr": srcc, "plcc_psnr": plcc}
         if p.perc_fast is not None:
-            row["srcc_perceptual"], row["plcc_perceptual"] = _correlations(sc, -p.perc_fast)
+            row["srcc_perceptual"], row["plcc_perceptual"] = correlations(sc, -p.perc_fast)
         out[name] = row
     return out
 

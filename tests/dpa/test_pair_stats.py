@@ -45,3 +45,21 @@ def test_the_head_sees_the_stats_and_inference_passes_them(stats_cfg) -> None:
     assert got == pytest.approx(float(base), abs=1e-6)
     with pytest.raises(InputError, match="pair statistics"):
         net(v0, v1)
+
+
+def test_training_items_carry_the_stats_only_for_a_model_that_uses_them(tmp_path) -> None:
+    import pandas as pd
+
+    from dynvfi_core.imageio import write_image
+    from train.data import PairDataset
+
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, size=(40, 56, 3), dtype=np.uint8)
+    b = np.roll(a, 2, axis=0)
+    write_image(tmp_path / "a.png", a)
+    write_image(tmp_path / "b.png", b)
+    df = pd.DataFrame({"path0": [str(tmp_path / "a.png")], "path1": [str(tmp_path / "b.png")], "label": [3.0],
+                       "input_perceptual": [np.nan]})
+    assert "stats" not in PairDataset(df, (32, 32), train=False)[0]  # the paper's DPA pays nothing
+    item = PairDataset(df, (32, 32), train=False, stats=True)[0]
+    np.testing.assert_allclose(item["stats"].numpy(), pair_stats(a, b))  # of the full-size frames
