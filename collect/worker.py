@@ -29,8 +29,8 @@ from dynvfi_core.analysis import (
 )
 from collect.config import Download, Filters
 from collect.download import download
-from collect.frames import open_reader
-from collect.sampling import Candidate, choose_strides, choose_tiers, in_tier, plan
+from collect.frames import FrameReader, open_reader
+from collect.sampling import Candidate, Stride, choose_strides, choose_tiers, in_tier, plan
 from collect.sources import ClipSpec
 from dynvfi_core.atomic import write_bytes
 from dynvfi_core.errors import InputError
@@ -202,89 +202,21 @@ def _collect(task: ClipTask, writer_out: list[_FrameWriter]) -> ClipResult:
         if not sizes:
             raise InputError(f"{w}x{h}: every configured tier ({', '.join(clip.sampling.tiers)}) would upscale it")
         strides, strides_skipped = choose_strides(clip.sampling, meta.fps)
-        candidates = plan(strides, meta.declared_frames, clip.sampling.max_per_clip, clip.sampling.step)
         writer = _FrameWriter(Path(task.data_root), clip.key, sizes, task.png_compression, task.writer_threads)
         writer_out.append(writer)
-        result = ClipResult(key=clip.key, fps=meta.fps, width=w, height=h)
-        rejected: Counter = Counter()
-        fps_of = {s.frames: s.effective_fps for s in strides}
-        by_last: dict[int, list[Candidate]] = defaultdict(list)
-        for c in candidates:
-            by_last[c.last].append(c)
-        slots = {(c.stride, c.slot) for c in candidates}
-        filled: set[tuple[int, int]] = set()
-        span = 2 * max((s.frames for s in strides), default=1)
-        asize = analysis_size(w, h)
-        to_256 = ANALYSIS_SHORT_SIDE / min(asize)  # px at analysis size -> px at 256p
-        cuts = SceneCuts(filters.scene_threshold, meta.fps, filters.cut_residual or None)
-        motion = Motion()
-        fixed = clip.media == "triplet"  # a ready-made triplet is imported whole: no cut or motion filter
-        share = dict(clip.sampling.tier_share)
-        buffer: dict[int, _Buffered | None] = {}
-        decoded, exhausted = 0, True
-
-        def evaluate(c: Candidate) -> None:
-            if (c.stride, c.slot) in filled:
-                return
-            idx = (c.frame0, c.frame0 + c.stride, c.last)
-            frames = [buffer.get(i) for i in range(c.frame0, c.last + 1)]
-            if any(f is None for f in frames):
-                rejected["decode_failure"] += 1
-                return
-            f0, gt, f1 = (buffer[i] for i in idx)
-            if cuts.spans_cut(c.frame0, c.last):
-                rejected["scene_cut"] += 1
-                return
-            if irregular_timing((f0.time, gt.time, f1.time), filters.timing_tolerance):
-                rejected["irregular_timing"] += 1
-                return
-            mean, p95 = motion.measure(f0.small_gray(), f1.small_gray())
-            mean, p95 = mean * to_256, p95 * to_256
-            if mean < filters.min_motion and not fixed:
-                rejected["near_static"] += 1
-                return
-            filled.add((c.stride, c.slot))
-            digest = phash(gt.small_gray())
-            result.samples.append([c.frame0, c.stride, digest])
-            for tier, (tw, th) in sizes.items():
-                if not in_tier(share, tier, clip.key, c.frame0, c.stride):
-                    continue
-                p0, pg, p1 = (writer.write(tier, i, buffer[i]) for i in idx)
-                k = min(tw, th) / ANALYSIS_SHORT_SIDE  # px at 256p -> px at the stored size
-                result.triplets.append(TripletRecord(
-                    c.frame0, c.stride, fps_of[c.stride], tier, tw, th, p0, pg, p1,
-                    round(mean * k, 4), round(p95 * k, 4), digest))
-
-        last_needed = max(by_last, default=-1)
-        for frame in reader:
-            i = frame.index
-            if frame.bgr is None:
-                buffer[i] = None
-                cuts.reset()
-            else:
-                small = frame.bgr if asize == (w, h) else cv2.resize(frame.bgr, asize, interpolation=cv2.INTER_AREA)
-                if not fixed:  # no cuts recorded: nothing in a fixed triplet is a cut
-                    cuts.add(i, small)
-                buffer[i] = _Buffered(frame.bgr, small, frame.time, frame.png)
-            decoded = i + 1
-            for c in by_last.pop(i, ()):
-                evaluate(c)
-            buffer.pop(i - span, None)
-            if len(filled) == len(slots) or i >= last_needed:
-                exhausted = False
-                break
-        # candidates whose frames never arrived: count each slot they could have filled once
-        lost = {(c.stride, c.slot) for cs in by_last.values() for c in cs} - filled
-        rejected["decode_failure"] += len(lost)
+        scan = _ClipScan(task, meta.width, meta.height, meta.fps, sizes, strides,
+                         plan(strides, meta.declared_frames, clip.sampling.max_per_clip, clip.sampling.step), writer)
+        decoded, exhausted = scan.run(reader)
         warnings = []
         if reader.problem:
             warnings.append(reader.problem)
         if exhausted and meta.declared_frames and decoded < meta.declared_frames:
             warnings.append(f"decoded {decoded} of {meta.declared_frames} declared frames")
+        result = scan.result
         result.num_frames = meta.declared_frames if not exhausted else decoded
         writer.flush()
         result.stats = {
-            "rejected": {k: v for k, v in sorted(rejected.items()) if v},
+            "rejected": {k: v for k, v in sorted(scan.rejected.items()) if v},
             "tiers_skipped": tiers_skipped,
             "strides_skipped": dict(strides_skipped),
             "decoded_frames": decoded,
@@ -292,12 +224,101 @@ def _collect(task: ClipTask, writer_out: list[_FrameWriter]) -> ClipResult:
             "backend": meta.backend,
             "warnings": warnings,
             # hard cuts of the decoded part: shot boundaries for ``split_unit: shot``
-            "cuts": sorted(cuts.cuts),
+            "cuts": sorted(scan.cuts.cuts),
             # ContentDetector jumps that motion compensation explained (fast motion, not cuts)
-            "jumps_explained": sorted(cuts.explained),
+            "jumps_explained": sorted(scan.cuts.explained),
         }
         return result
     finally:
         reader.close()
         if writer_out:
             writer_out[0].close()
+
+
+class _ClipScan:
+    """One pass over a clip's frames: each candidate triplet is judged as soon as its last frame
+    has been decoded, from a sliding buffer of recent frames, so memory stays bounded by the
+    longest stride however long the clip is."""
+
+    def __init__(self, task: ClipTask, w: int, h: int, fps: float | None, sizes: dict[str, tuple[int, int]],
+                 strides: list[Stride], candidates: list[Candidate], writer: _FrameWriter) -> None:
+        clip, self.filters = task.clip, task.filters
+        self.key, self.sizes, self.writer = clip.key, sizes, writer
+        self.w, self.h = w, h
+        self.result = ClipResult(key=clip.key, fps=fps, width=w, height=h)
+        self.rejected: Counter = Counter()
+        self.fps_of = {s.frames: s.effective_fps for s in strides}
+        self.by_last: dict[int, list[Candidate]] = defaultdict(list)
+        for c in candidates:
+            self.by_last[c.last].append(c)
+        self.slots = {(c.stride, c.slot) for c in candidates}
+        self.filled: set[tuple[int, int]] = set()
+        self.span = 2 * max((s.frames for s in strides), default=1)
+        self.asize = analysis_size(w, h)
+        self.to_256 = ANALYSIS_SHORT_SIDE / min(self.asize)  # px at analysis size -> px at 256p
+        self.cuts = SceneCuts(self.filters.scene_threshold, fps, self.filters.cut_residual or None)
+        self.motion = Motion()
+        self.fixed = clip.media == "triplet"  # a ready-made triplet is imported whole: no cut or motion filter
+        self.share = dict(clip.sampling.tier_share)
+        self.buffer: dict[int, _Buffered | None] = {}
+
+    def run(self, reader: FrameReader) -> tuple[int, bool]:
+        """Decode until every slot is filled or no candidate needs more frames; returns the
+        number of frames decoded and whether the clip ran out before that."""
+        decoded, exhausted = 0, True
+        last_needed = max(self.by_last, default=-1)
+        for frame in reader:
+            i = frame.index
+            if frame.bgr is None:
+                self.buffer[i] = None
+                self.cuts.reset()
+            else:
+                small = frame.bgr if self.asize == (self.w, self.h) else \
+                    cv2.resize(frame.bgr, self.asize, interpolation=cv2.INTER_AREA)
+                if not self.fixed:  # no cuts recorded: nothing in a fixed triplet is a cut
+                    self.cuts.add(i, small)
+                self.buffer[i] = _Buffered(frame.bgr, small, frame.time, frame.png)
+            decoded = i + 1
+            for c in self.by_last.pop(i, ()):
+                self.evaluate(c)
+            self.buffer.pop(i - self.span, None)
+            if len(self.filled) == len(self.slots) or i >= last_needed:
+                exhausted = False
+                break
+        # candidates whose frames never arrived: count each slot they could have filled once
+        lost = {(c.stride, c.slot) for cs in self.by_last.values() for c in cs} - self.filled
+        self.rejected["decode_failure"] += len(lost)
+        return decoded, exhausted
+
+    def evaluate(self, c: Candidate) -> None:
+        """Keep candidate ``c`` (write its frames, record its triplets) or count why not."""
+        if (c.stride, c.slot) in self.filled:
+            return
+        buffer, filters = self.buffer, self.filters
+        idx = (c.frame0, c.frame0 + c.stride, c.last)
+        if any(buffer.get(i) is None for i in range(c.frame0, c.last + 1)):
+            self.rejected["decode_failure"] += 1
+            return
+        f0, gt, f1 = (buffer[i] for i in idx)
+        if self.cuts.spans_cut(c.frame0, c.last):
+            self.rejected["scene_cut"] += 1
+            return
+        if irregular_timing((f0.time, gt.time, f1.time), filters.timing_tolerance):
+            self.rejected["irregular_timing"] += 1
+            return
+        mean, p95 = self.motion.measure(f0.small_gray(), f1.small_gray())
+        mean, p95 = mean * self.to_256, p95 * self.to_256
+        if mean < filters.min_motion and not self.fixed:
+            self.rejected["near_static"] += 1
+            return
+        self.filled.add((c.stride, c.slot))
+        digest = phash(gt.small_gray())
+        self.result.samples.append([c.frame0, c.stride, digest])
+        for tier, (tw, th) in self.sizes.items():
+            if not in_tier(self.share, tier, self.key, c.frame0, c.stride):
+                continue
+            p0, pg, p1 = (self.writer.write(tier, i, buffer[i]) for i in idx)
+            k = min(tw, th) / ANALYSIS_SHORT_SIDE  # px at 256p -> px at the stored size
+            self.result.triplets.append(TripletRecord(
+                c.frame0, c.stride, self.fps_of[c.stride], tier, tw, th, p0, pg, p1,
+                round(mean * k, 4), round(p95 * k, 4), digest))
