@@ -37,7 +37,7 @@ from dynvfi_core.pipelining import BackgroundIterator, BackgroundSink
 from dynvfi_core.routing.calibrate import calibrate_budget, threshold_for_share
 from dynvfi_core.routing.pipeline import SCORE_STAGE, DynamicVFI, score_pairs
 from dynvfi_core.routing.scorers import Scorer, scorer_name
-from dynvfi_core.video import DEFAULT_CUT_THRESHOLD, CutDetector, VideoWriter, decode_frames, demux, probe
+from dynvfi_core.video import DEFAULT_CUT_THRESHOLD, CutDetector, VideoInfo, VideoWriter, decode_frames, demux, probe
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +199,43 @@ def _render(src: Path, has_audio: bool, n: int, chunk: int, ts: Sequence[float],
     return _Render(model_s, decoded.busy_s, encoder.busy_s, time.perf_counter() - start)
 
 
+def _check_complete(src: Path, info: VideoInfo, n: int, strict: bool) -> list[str]:
+    """The warning for a video that decodes to fewer frames than its header declares (logged),
+    or :class:`IncompleteInputError` under ``strict``, before any model runs."""
+    if info.frames_hint <= n:
+        return []
+    warning = (f"{src} decoded to {n} of {info.frames_hint} declared frames (truncated or damaged?): "
+               f"the output is {float((info.frames_hint - n) / info.fps):.1f} s shorter than declared")
+    if strict:
+        raise IncompleteInputError(f"{warning}; --strict refuses incomplete inputs")
+    log.warning("warning: %s", warning)
+    return [warning]
+
+
+def _routing_rule(scan: _Scan, valid: np.ndarray, fast: VFIModel, heavy: VFIModel, ts: Sequence[float],
+                  heavy_share: float | None, threshold: float | None, budget: float | None) -> tuple[float, dict]:
+    """The score threshold below which a pair goes to the heavy model, and how it was chosen.
+
+    A budget is calibrated on this video's own scores, with each model's cost measured on the
+    first pairs of the scan (pairs across a cut are not interpolated, so they are left out).
+    """
+    if threshold is not None:
+        return threshold, {"rule": "threshold"}
+    scores = scan.scores[valid]
+    if not valid.any():
+        return 0.0, {"rule": "none (every pair spans a cut)"}
+    if heavy_share is not None:
+        return threshold_for_share(scores, heavy_share), {"rule": "heavy_share", "heavy_share": heavy_share}
+    good = [p for p, ok in zip(scan.samples, valid[:len(scan.samples)], strict=False) if ok] or scan.samples
+    calib_start = time.perf_counter()
+    costs = {"fast": measure_cost(fast, good, ts), "heavy": measure_cost(heavy, good, ts),
+             SCORE_STAGE: scan.score_s / (scan.n - 1)}
+    cal = calibrate_budget(scores, costs["fast"], costs["heavy"], costs[SCORE_STAGE], budget)
+    return cal.threshold, {"rule": "budget", "budget": budget, "expected_time_fraction": cal.time_fraction,
+                           "budget_reachable": cal.reachable, "measured_s_per_pair": costs,
+                           "calibration_s": time.perf_counter() - calib_start}
+
+
 def interpolate_video(
     src: str | Path,
     dst: str | Path,
@@ -237,36 +274,13 @@ def interpolate_video(
     info = probe(src)
     wall = time.perf_counter()
     scan = _scan(src, scorer, info.fps, cut_threshold, batch_size, progress)
-    n, cuts, scores, score_s, samples = scan.n, scan.cuts, scan.scores, scan.score_s, scan.samples
-    warnings = []
-    if info.frames_hint > n:
-        warnings.append(f"{src} decoded to {n} of {info.frames_hint} declared frames (truncated or damaged?): "
-                        f"the output is {float((info.frames_hint - n) / info.fps):.1f} s shorter than declared")
-        if strict:
-            raise IncompleteInputError(f"{warnings[-1]}; --strict refuses incomplete inputs")
-        log.warning("warning: %s", warnings[-1])
+    n, cuts, scores, score_s = scan.n, scan.cuts, scan.scores, scan.score_s
+    warnings = _check_complete(src, info, n, strict)
     crosses = np.zeros(n - 1, dtype=bool)
     crosses[[c - 1 for c in cuts]] = True
     valid = ~crosses
     fast, heavy = create(fast_spec, device), create(heavy_spec, device)
-    rule: dict = {}
-    if threshold is not None:
-        rule = {"rule": "threshold"}
-    elif not valid.any():
-        threshold, rule = 0.0, {"rule": "none (every pair spans a cut)"}
-    elif heavy_share is not None:
-        threshold = threshold_for_share(scores[valid], heavy_share)
-        rule = {"rule": "heavy_share", "heavy_share": heavy_share}
-    else:
-        good = [p for p, ok in zip(samples, valid[:len(samples)], strict=False) if ok] or samples
-        calib_start = time.perf_counter()
-        costs = {"fast": measure_cost(fast, good, ts), "heavy": measure_cost(heavy, good, ts),
-                 SCORE_STAGE: score_s / (n - 1)}
-        cal = calibrate_budget(scores[valid], costs["fast"], costs["heavy"], costs[SCORE_STAGE], budget)
-        threshold = cal.threshold
-        rule = {"rule": "budget", "budget": budget, "expected_time_fraction": cal.time_fraction,
-                "budget_reachable": cal.reachable, "measured_s_per_pair": costs,
-                "calibration_s": time.perf_counter() - calib_start}
+    threshold, rule = _routing_rule(scan, valid, fast, heavy, ts, heavy_share, threshold, budget)
     pipe = DynamicVFI(scorer, [fast, heavy], [threshold], batch_size=batch_size)
     routes = {name: 0 for name in pipe.stage_names} | {"cut (duplicated)": int(crosses.sum())}
     out_fps = info.fps * factor
