@@ -101,6 +101,30 @@ def _mark_interrupted(url: str, run_id: int, report: CollectReport, seconds: flo
         run.report, run.seconds = {**report.to_dict(), "interrupted": True}, seconds
 
 
+def _summarise(report: CollectReport, url: str, root: Path, dup_distance: int, keys: list[str],
+               errors: list[SourceError], plot: bool, shard: tuple[int, int]) -> None:
+    """Fill ``report`` from the database once every clip is stored: near-duplicates removed
+    across clips (only possible when all are in), counts per bucket and reason, problems, and
+    the motion histogram. Reads the database, so a resumed run reports the whole collection."""
+    index, count = shard
+    with session_scope(url) as s:
+        dup_per_clip, report.duplicates_kept_annotated = deduplicate(s, root, dup_distance)
+    with session_scope(url) as s:
+        summary = summarize(s, keys)
+    report.triplets = summary["buckets"]
+    report.rejected = Counter(summary["rejected"])
+    near_dup = sum(dup_per_clip[cid] for cid in summary["clip_ids"])
+    if near_dup:
+        report.rejected["near_duplicate"] = near_dup
+    report.tiers_skipped = summary["tiers_skipped"]
+    report.strides_skipped = summary["strides_skipped"]
+    report.errors = errors + [SourceError(k, w) for k, w in summary["warnings"]]
+    if plot:
+        hist = motion_histogram(summary["motion"], root / "reports" / f"motion_shard{index}of{count}.png",
+                                f"Motion per stride ({report.triplets_total} triplets, shard {index}/{count})")
+        report.histogram = str(hist) if hist else None
+
+
 def collect(
     config: CollectConfig,
     *,
@@ -161,22 +185,7 @@ def collect(
     finally:
         bar.close()
 
-    with session_scope(url) as s:
-        dup_per_clip, report.duplicates_kept_annotated = deduplicate(s, root, config.filters.dup_distance)
-    with session_scope(url) as s:
-        summary = summarize(s, list(signatures))
-    report.triplets = summary["buckets"]
-    report.rejected = Counter(summary["rejected"])
-    near_dup = sum(dup_per_clip[cid] for cid in summary["clip_ids"])
-    if near_dup:
-        report.rejected["near_duplicate"] = near_dup
-    report.tiers_skipped = summary["tiers_skipped"]
-    report.strides_skipped = summary["strides_skipped"]
-    report.errors = errors + [SourceError(k, w) for k, w in summary["warnings"]]
-    if plot:
-        hist = motion_histogram(summary["motion"], root / "reports" / f"motion_shard{index}of{count}.png",
-                                f"Motion per stride ({report.triplets_total} triplets, shard {index}/{count})")
-        report.histogram = str(hist) if hist else None
+    _summarise(report, url, root, config.filters.dup_distance, list(signatures), errors, plot, shard)
     report.seconds = time.perf_counter() - start
     with session_scope(url) as s:
         run = s.get(CollectRun, run_id)
