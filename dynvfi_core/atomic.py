@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from dynvfi_core.errors import OutputError
+
 PAUSE_ENV = "DYNVFI_TEST_PAUSE_BEFORE_RENAME"
 
 
@@ -81,6 +83,11 @@ def atomic_path(path: str | Path, *, fsync: bool = True) -> Iterator[Path]:
         os.replace(tmp, target)
         if fsync:
             _fsync_dir(target.parent)
+    except OSError as exc:
+        # the temporary name is an implementation detail: report the file the user asked for
+        if exc.filename is not None and Path(exc.filename) == tmp:
+            raise OutputError(f"cannot write {target}: {exc.strerror}") from exc
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -45,7 +45,7 @@ class ConfigError(DynVFIError):
 
 
 class OutputError(DynVFIError):
-    """An output location that cannot be written (checked before any work starts)."""
+    """An output location that cannot be written (checked before any work starts where possible)."""
 
 
 class NothingDoneError(DynVFIError):

@@ -3,7 +3,7 @@
 A command that fails at the end (after the models ran) loses the user's time, so each command
 checks what it will write and where it will run first, and raises a one-line
 :class:`~dynvfi_core.errors.OutputError` / :class:`~dynvfi_core.errors.ConfigError`. The checks
-create nothing: a refused command leaves no folder behind. (Devices are checked by
+create nothing that stays: a refused command leaves no folder behind. (Devices are checked by
 :func:`dynvfi_core.device.check_device`, database URLs by :mod:`db.engine`, image suffixes by
 :func:`dynvfi_core.imageio.check_image_suffix`.)
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import tempfile
 from pathlib import Path
 
 from dynvfi_core.errors import ConfigError, OutputError
@@ -28,6 +29,14 @@ def _creatable_in(folder: Path, target: Path, what: str) -> None:
         raise OutputError(f"cannot write {what} {target}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write {what} {target}: folder {existing} is not writable")
+    # permission bits are not the whole story (root ignores them; /proc, /sys and some network
+    # mounts refuse new files anyway): create and remove an unnamed file there to be sure
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise OutputError(f"cannot write {what} {target}: folder {existing} does not accept new files "
+                          f"({exc.strerror})") from None
 
 
 def output_file(path: str | Path, what: str = "output") -> Path:

@@ -64,9 +64,12 @@ def a_file(tmp_path: Path) -> Path:
     ("folder", "is a folder"),
     ("out.txt", "no image format for '.txt'"),
     ("under-file", "is a file, not a folder"),
+    # a folder that refuses new files whatever its permission bits say (also as root)
+    ("in /proc", "cannot write --output /proc/dynvfi-out.png: folder /proc"),
 ])
 def test_interpolate_output_checked_first(pair, tmp_path, a_file, capsys, output, fragment) -> None:
-    target = {"folder": tmp_path, "out.txt": tmp_path / "out.txt", "under-file": a_file / "x.png"}[output]
+    target = {"folder": tmp_path, "out.txt": tmp_path / "out.txt", "under-file": a_file / "x.png",
+              "in /proc": Path("/proc/dynvfi-out.png")}[output]
     before = set(tmp_path.iterdir())
     rc = main(["interpolate", str(pair[0]), str(pair[1]), "--model", "blend", "-o", str(target)])
     assert rc == 2

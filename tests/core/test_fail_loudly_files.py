@@ -83,3 +83,14 @@ def test_help_imports_no_heavy_libraries() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_a_failed_atomic_write_names_the_file_asked_for_not_its_temporary() -> None:
+    # /proc accepts no new files, even for root: the error must name the target, and no
+    # temporary ".part" name (an implementation detail the user never gave)
+    from dynvfi_core.atomic import write_bytes
+    from dynvfi_core.errors import OutputError
+
+    with pytest.raises(OutputError, match=r"^cannot write /proc/dynvfi-out\.bin: ") as info:
+        write_bytes("/proc/dynvfi-out.bin", b"x")
+    assert ".part" not in str(info.value)
