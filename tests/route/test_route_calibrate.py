@@ -64,3 +64,56 @@ def test_unreachable_budget_routes_everything_fast() -> None:
 def test_budget_must_be_positive() -> None:
     with pytest.raises(ConfigError):
         calibrate_budget([0.1], 1.0, 2.0, 0.0, budget=0)
+
+
+# Hand-worked cases: each expected value below is computed in the comment beside it, not by the
+# functions under test.
+
+def test_three_levels_by_two_thresholds_from_a_column_of_scores() -> None:
+    # thresholds 0.7 > 0.3: 0.9 is below none (level 0), 0.5 below 0.7 only (1), 0.1 below both (2);
+    # a score exactly at a threshold is not below it
+    levels = assign_levels(np.array([[0.9], [0.5], [0.1], [0.7]]), [0.7, 0.3])
+    assert levels.tolist() == [0, 1, 2, 0]
+    assert levels.dtype.kind == "i"  # levels index the model list
+
+
+def test_share_threshold_by_hand() -> None:
+    s = [0.9, 0.1, 0.5]  # sorted: 0.1, 0.5, 0.9
+    assert threshold_for_share(s, 1 / 3) == pytest.approx(0.3)  # one pair below: midway 0.1..0.5
+    assert threshold_for_share(s, 0.0) == 0.1  # nothing below the lowest score
+    top = threshold_for_share(s, 1.0)
+    assert top > 0.9 and assign_levels(s, [top]).tolist() == [1, 1, 1]
+    # ties: cut points are 0, 1, 3, 4 pairs; half of 4 = 2 is equally far from 1 and 3, the
+    # smaller heavy share wins, so the threshold lies between 0.1 and the tied 0.5s
+    assert threshold_for_share([0.5, 0.9, 0.1, 0.5], 0.5) == pytest.approx(0.3)
+    # an unsorted column of scores is read as the flat list it is
+    assert threshold_for_share(np.array([[0.9], [0.1], [0.5]]), 1 / 3) == pytest.approx(0.3)
+    assert threshold_for_share([0.4], 0.0) == 0.4  # one score is enough
+
+
+def test_share_and_budget_errors_say_what_is_wrong() -> None:
+    with pytest.raises(ConfigError, match=r"heavy share must lie in \[0, 1\], got 1.5"):
+        threshold_for_share([0.1, 0.2], 1.5)
+    with pytest.raises(ConfigError, match="cannot place a threshold without scores"):
+        threshold_for_share([], 0.5)
+    with pytest.raises(ConfigError, match="budget must be a positive fraction of heavy-only time, got 0"):
+        calibrate_budget([0.1], 1.0, 2.0, 0.0, 0)
+    with pytest.raises(ConfigError, match="cannot calibrate a threshold without scores"):
+        calibrate_budget([], 1.0, 2.0, 0.0, 0.5)
+    with pytest.raises(ConfigError, match="heavy-model cost must be positive"):
+        calibrate_budget([0.1, 0.2], 1.0, 0.0, 0.0, 0.5)
+
+
+def test_budget_by_hand_at_its_edges() -> None:
+    # two pairs, fast 1 s, heavy 2 s, no DPA cost: heavy-only time 4 s. Budget 0.5 = 2 s is met
+    # exactly by fast-only (2 s): reachable, nothing heavy. One heavy pair would cost 3 s.
+    cal = calibrate_budget([0.2, 0.8], 1.0, 2.0, 0.0, 0.5)
+    assert cal.reachable and cal.heavy_share == 0.0 and cal.time_fraction == pytest.approx(0.5)
+    assert cal.budget == 0.5 and cal.threshold == 0.2
+    # budget 0.75 = 3 s: the lower-scored pair goes heavy (3 s); threshold midway 0.2..0.8
+    cal = calibrate_budget(np.array([[0.8], [0.2]]), 1.0, 2.0, 0.0, 0.75)
+    assert cal.heavy_share == 0.5 and cal.threshold == pytest.approx(0.5)
+    assert cal.time_fraction == pytest.approx(0.75)
+    # a single pair: heavy (2 s) fits a budget of 1.0 exactly
+    cal = calibrate_budget([0.3], 1.0, 2.0, 0.0, 1.0)
+    assert cal.reachable and cal.heavy_share == 1.0 and cal.threshold > 0.3
