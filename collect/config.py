@@ -64,6 +64,7 @@ from typing import Any
 import yaml
 
 from dynvfi_core.errors import ConfigError
+from dynvfi_core.settings import build, settings
 
 #: tier name -> short side in pixels (None: the source's own size)
 TIERS: dict[str, int | None] = {"1080p": 1080, "720p": 720, "256p": 256, "native": None}
@@ -84,7 +85,7 @@ class Sampling:
     tier_share: tuple[tuple[str, float], ...] = ()  # (tier, share < 1) of the tiers that keep a subset
 
 
-@dataclass(frozen=True)
+@settings("filters", frozen=True)
 class Filters:
     """Rejection thresholds; every rejection is counted by reason in the report."""
 
@@ -96,7 +97,7 @@ class Filters:
     timing_tolerance: float = 0.25
 
 
-@dataclass(frozen=True)
+@settings("download", frozen=True)
 class Download:
     """Limits of URL downloads (``web`` sources)."""
 
@@ -196,24 +197,6 @@ def _sampling(data: dict, base: Sampling, where: str) -> Sampling:
     )
 
 
-def _dataclass_from(cls: type, data: Any, where: str) -> Any:
-    if data is None:
-        return cls()
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping")
-    _check_keys(data, {f.name for f in fields(cls)}, where)
-    try:
-        obj = cls(**data)
-    except TypeError as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
-    for f in fields(cls):
-        value, default = getattr(obj, f.name), getattr(cls(), f.name)
-        expected = (int, float) if isinstance(default, float) else type(default)
-        if default is not None and (not isinstance(value, expected) or isinstance(value, bool)):
-            raise ConfigError(f"{where}.{f.name}: expected {type(default).__name__}, got {value!r}")
-    return obj
-
-
 def _resolve(path: str, base_dir: Path | None) -> str:
     p = Path(path).expanduser()
     if not p.is_absolute() and base_dir is not None:
@@ -286,8 +269,8 @@ def parse_config(data: Any, base_dir: Path | None = None) -> CollectConfig:
     workers = data.get("workers", 1)
     if not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
-    filters = _dataclass_from(Filters, data.get("filters"), "filters")
-    download = _dataclass_from(Download, data.get("download"), "download")
+    filters = build(Filters, data.get("filters"), "filters")
+    download = build(Download, data.get("download"), "download")
     if download.dir:
         download = replace(download, dir=_resolve(download.dir, base_dir))
     return CollectConfig(

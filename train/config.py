@@ -8,24 +8,32 @@ Unknown keys are errors, so a typo never silently trains the wrong model.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
+from pydantic import Field
 
 from dynvfi_core.dpa.config import ModelConfig
-from dynvfi_core.dpa.loss import AUX_KINDS
+from dynvfi_core.dpa.loss import AuxKind
 from dynvfi_core.errors import ConfigError
+from dynvfi_core.settings import build, replace, settings
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+Target = Literal["difficulty", "gain", "fast-psnr"]
+SelectBy = Literal["acc@0.125", "acc@0.25", "srcc", "plcc"]
+Count = Annotated[int, Field(ge=1)]
+Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(ge=0, lt=1)]
 #: training targets (TrainConfig.target)
-TARGETS = ("difficulty", "gain", "fast-psnr")
+TARGETS = get_args(Target)
 #: validation metrics that may choose the best checkpoint (TrainConfig.select_by)
-SELECT_BY = ("acc@0.125", "acc@0.25", "srcc", "plcc")
+SELECT_BY = get_args(SelectBy)
 
 
-@dataclass
+@settings("data")
 class DataConfig:
     """Where the labelled triplets come from (a table file, or the database export)."""
 
@@ -38,10 +46,10 @@ class DataConfig:
     #: which labels to train on: passed to annotate.export.training_table
     label_source: str = "human-over-auto"
     #: keep only these tiers (e.g. ["256p"]): the paper trains one DPA per resolution subset
-    tiers: list[str] | None = None
+    tiers: tuple[str, ...] | None = None
 
 
-@dataclass
+@settings()
 class TrainConfig:
     """Everything one training run needs; saved next to its checkpoints."""
 
@@ -49,64 +57,49 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     out_dir: str = "runs/dpa"
     seed: int = 0
-    epochs: int = 30
+    epochs: Count = 30
     #: stop after this many optimiser steps (tests, smoke runs); None = run all epochs
     max_steps: int | None = None
-    batch_size: int = 16
-    lr: float = 2e-4
+    batch_size: Count = 16
+    lr: Positive = 2e-4
     min_lr_ratio: float = 0.01
     weight_decay: float = 0.05
     warmup_steps: int = 200
     grad_clip: float = 1.0
-    aux_weight: float = 0.1
-    aux_kind: str = "l1"
+    aux_weight: NonNegative = 0.1
+    aux_kind: AuxKind = "l1"
     #: pair-consistent augmentation: crop (fraction of each side kept >= 1 - scale_jitter), h-flip, swap
     augment: bool = True
-    scale_jitter: float = 0.15
+    scale_jitter: Fraction = 0.15
     vflip: bool = False
     num_workers: int = 2
     #: mixed precision, used only on CUDA
     amp: bool = True
     device: str | None = None
-    log_every: int = 10
-    eval_batch_size: int = 32
+    log_every: Count = 10
+    eval_batch_size: Count = 32
     #: what the score predicts: "difficulty" (the paper: the annotated 1..4 quality of the fast
     #: model's frame) or "gain" (opt-in: 1 - sigmoid(heavy_gain / gain_scale) from the table's
     #: heavy_gain column; like difficulty, higher = keep the fast model) or "fast-psnr" (the
     #: quartile label with its position inside the quartile, from the table's rife_psnr: see
     #: train.data.fast_psnr_target)
-    target: str = "difficulty"
+    target: Target = "difficulty"
     #: dB per logit of the gain target: gains of +-gain_scale map to 0.27 / 0.73
-    gain_scale: float = 0.5
+    gain_scale: Positive = 0.5
     #: validation metric that picks best.safetensors: the paper's acc@0.125, or srcc (the order the
     #: router uses; better when labels are coarse quartiles)
-    select_by: str = "acc@0.125"
+    select_by: SelectBy = "acc@0.125"
     #: CPU threads (fixed so a run is reproducible across machines of one kind); None = torch's default
-    threads: int | None = 2
-
-    def __post_init__(self) -> None:
-        if self.select_by not in SELECT_BY:
-            raise ConfigError(f"select_by must be one of {SELECT_BY}, got {self.select_by!r}")
-        if self.threads is not None and self.threads < 1:
-            raise ConfigError(f"threads must be >= 1 or null, got {self.threads}")
-        if self.target not in TARGETS:
-            raise ConfigError(f"target must be one of {TARGETS}, got {self.target!r}")
-        if self.gain_scale <= 0:
-            raise ConfigError(f"gain_scale must be > 0, got {self.gain_scale}")
-        if self.aux_kind not in AUX_KINDS:
-            raise ConfigError(f"aux_kind must be one of {AUX_KINDS}, got {self.aux_kind!r}")
-        for name in ("epochs", "batch_size", "eval_batch_size", "log_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.scale_jitter < 1:
-            raise ConfigError(f"scale_jitter must be in [0, 1), got {self.scale_jitter}")
-        if self.lr <= 0 or self.aux_weight < 0:
-            raise ConfigError("lr must be > 0 and aux_weight >= 0")
+    threads: Count | None = 2
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["model"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.model.to_dict().items()}
-        return d
+        """Plain data for YAML: sequences as lists."""
+        def plain(v: Any) -> Any:
+            if isinstance(v, dict):
+                return {k: plain(x) for k, x in v.items()}
+            return [plain(x) for x in v] if isinstance(v, (tuple, list)) else v
+
+        return plain(dataclasses.asdict(self))
 
     def save(self, path: str | Path) -> Path:
         p = Path(path)
@@ -115,7 +108,7 @@ class TrainConfig:
         return p
 
     def replace(self, **changes: Any) -> TrainConfig:
-        return dataclasses.replace(self, **changes)
+        return replace(self, **changes)
 
 
 def _parse_value(text: str) -> Any:
@@ -139,41 +132,12 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return raw
 
 
-def _check_types(cls: type, values: dict[str, Any], prefix: str) -> None:
-    """Scalar settings have their default's type (``--set epochs=abc`` names the setting, not a '<' failure)."""
-    for f in dataclasses.fields(cls):
-        value, default = values.get(f.name), f.default
-        if value is None or f.name not in values or type(default) not in (int, float, bool, str):
-            continue
-        if type(default) is float:
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        elif type(default) is int:
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        else:
-            ok = isinstance(value, type(default))
-        if not ok:
-            raise ConfigError(f"{prefix}{f.name} must be {type(default).__name__}, got {value!r}")
-
-
 def from_dict(raw: dict[str, Any]) -> TrainConfig:
-    """Build a :class:`TrainConfig` from nested plain data (YAML)."""
+    """Build a :class:`TrainConfig` from nested plain data (YAML); see :mod:`dynvfi_core.settings`."""
     raw = dict(raw or {})
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(raw) - names)
-    if unknown:
-        raise ConfigError(f"unknown training setting(s): {', '.join(unknown)}")
     model = ModelConfig.from_dict(raw.pop("model", None) or {})
-    data_raw = raw.pop("data", None) or {}
-    data_names = {f.name for f in dataclasses.fields(DataConfig)}
-    bad = sorted(set(data_raw) - data_names)
-    if bad:
-        raise ConfigError(f"unknown data setting(s): {', '.join(bad)}")
-    _check_types(DataConfig, data_raw, "data.")
-    _check_types(TrainConfig, raw, "")
-    try:
-        return TrainConfig(model=model, data=DataConfig(**data_raw), **raw)
-    except TypeError as exc:
-        raise ConfigError(f"bad training config: {exc}") from exc
+    data = build(DataConfig, raw.pop("data", None), "data")
+    return build(TrainConfig, raw, "", model=model, data=data)
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:

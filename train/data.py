@@ -71,7 +71,7 @@ def load_table(cfg: DataConfig) -> pd.DataFrame:
     return validate(df, cfg.tiers)
 
 
-def validate(df: pd.DataFrame, tiers: list[str] | None = None) -> pd.DataFrame:
+def validate(df: pd.DataFrame, tiers: Sequence[str] | None = None) -> pd.DataFrame:
     """Check the columns the trainer needs, drop unlabeled rows, keep the requested tiers."""
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:

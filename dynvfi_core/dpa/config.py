@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import field
+from typing import Any, Literal, get_args
 
 from dynvfi_core.errors import ConfigError
+from dynvfi_core.settings import build, replace, settings
 
-ARCHS = ("dpa", "ahiq", "rife-prior")
-ALIGNS = ("pixelshuffle", "interp")
+Arch = Literal["dpa", "ahiq", "rife-prior"]
+Align = Literal["pixelshuffle", "interp"]
+ARCHS = get_args(Arch)
+ALIGNS = get_args(Align)
 
 
-@dataclass(frozen=True)
+@settings("model", frozen=True)
 class ModelConfig:
     """Network hyper-parameters. The defaults are the full VFI-DPA: 4,374,649 parameters
     (paper: 4.469M), 0.72 GMAC per pair at the 160x160 view (rife-v4.25 at 448x256: 2.55)."""
 
-    arch: str = "dpa"
+    arch: Arch = "dpa"
     #: every pair is resized to this (H, W) "view" before scoring; see dynvfi_core.dpa.preprocess
     view: tuple[int, int] = (160, 160)
     # -- Swin backbone (shared by both frames) ------------------------------------------------
@@ -40,7 +43,7 @@ class ModelConfig:
     feat_dim: int = 64
     fusion_dim: int = 96
     #: how stage 4 is brought to stage-2 resolution: PixelShuffle (paper) or bilinear resize
-    align: str = "pixelshuffle"
+    align: Align = "pixelshuffle"
     #: add the temporal difference feature (frame-0 minus frame-1 features) to the fusion input
     image_diff: bool = True
     deform_impl: str = "native"
@@ -64,11 +67,7 @@ class ModelConfig:
     prior_stats: bool = False
 
     def __post_init__(self) -> None:
-        if self.arch not in ARCHS:
-            raise ConfigError(f"model.arch must be one of {ARCHS}, got {self.arch!r}")
-        if self.align not in ALIGNS:
-            raise ConfigError(f"model.align must be one of {ALIGNS}, got {self.align!r}")
-        if len(self.view) != 2 or min(self.view) < 32 or any(v % 32 for v in self.view):
+        if min(self.view) < 32 or any(v % 32 for v in self.view):
             raise ConfigError(f"model.view must be (H, W), multiples of 32 and >= 32, got {self.view}")
         if self.arch == "dpa":
             for name in ("swin_depths", "swin_heads"):
@@ -99,13 +98,8 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Build from a plain dict (YAML/JSON); lists become tuples, unknown keys are errors."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigError(f"unknown model setting(s): {', '.join(unknown)}")
-        clean = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        return cls(**clean)
+        """Build from a plain dict (YAML/JSON); see :mod:`dynvfi_core.settings` for the checks."""
+        return build(cls, data, "model")
 
     def replace(self, **changes: Any) -> ModelConfig:
-        return dataclasses.replace(self, **changes)
+        return replace(self, **changes)

@@ -8,7 +8,7 @@ the frame. The paper names the ablation "MSE" but writes a norm; both are offere
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Literal, TypeVar, get_args
 
 import numpy as np
 import torch
@@ -16,7 +16,8 @@ import torch.nn.functional as F
 
 from dynvfi_core.errors import ConfigError
 
-AUX_KINDS = ("l1", "mse")
+AuxKind = Literal["l1", "mse"]
+AUX_KINDS = get_args(AuxKind)
 
 
 Label = TypeVar("Label", torch.Tensor, np.ndarray, float)

@@ -19,7 +19,7 @@ from dynvfi_core.errors import ConfigError
     ({"sources": [{"kind": "local", "path": "x", "tiers": ["4k"]}]}, "unknown tier"),
     ({"sources": [{"kind": "local", "path": "x", "strides": [0]}]}, "strides must be integers"),
     ({"sources": [{"kind": "local", "path": "x", "colour": 1}]}, "unknown key"),
-    ({"sources": [{"kind": "local", "path": "x"}], "filters": {"min_motion": "low"}}, "expected float"),
+    ({"sources": [{"kind": "local", "path": "x"}], "filters": {"min_motion": "low"}}, "filters.min_motion must be a valid number"),
     ({"sources": [{"kind": "local", "path": "x"}], "splits": {"train": -1}}, "splits"),
     ({"sources": [{"kind": "local", "path": "a/x"}, {"kind": "local", "path": "b/x"}]}, "share a name"),
 ])

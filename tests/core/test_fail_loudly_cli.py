@@ -166,7 +166,7 @@ def test_train_empty_table_and_bad_override(tmp_path, capsys) -> None:
     assert main(["train", "--table", str(empty), "--out", str(tmp_path / "r")]) == 2
     _one_line_error(capsys, "cannot read training table", str(empty))
     assert main(["train", "--set", "epochs=abc", "--out", str(tmp_path / "r")]) == 2
-    _one_line_error(capsys, "epochs must be int", "'abc'")
+    _one_line_error(capsys, "epochs must be a valid integer", "'abc'")
 
 
 # -- the labelling server's address -------------------------------------------------------------
