@@ -94,13 +94,13 @@ def test_share_threshold_by_hand() -> None:
 def test_share_and_budget_errors_say_what_is_wrong() -> None:
     with pytest.raises(ConfigError, match=r"heavy share must lie in \[0, 1\], got 1.5"):
         threshold_for_share([0.1, 0.2], 1.5)
-    with pytest.raises(ConfigError, match="cannot place a threshold without scores"):
+    with pytest.raises(ConfigError, match="^cannot place a threshold without scores$"):
         threshold_for_share([], 0.5)
     with pytest.raises(ConfigError, match="budget must be a positive fraction of heavy-only time, got 0"):
         calibrate_budget([0.1], 1.0, 2.0, 0.0, 0)
-    with pytest.raises(ConfigError, match="cannot calibrate a threshold without scores"):
+    with pytest.raises(ConfigError, match="^cannot calibrate a threshold without scores$"):
         calibrate_budget([], 1.0, 2.0, 0.0, 0.5)
-    with pytest.raises(ConfigError, match="heavy-model cost must be positive"):
+    with pytest.raises(ConfigError, match="^heavy-model cost must be positive to express a budget as its fraction$"):
         calibrate_budget([0.1, 0.2], 1.0, 0.0, 0.0, 0.5)
 
 
@@ -117,3 +117,7 @@ def test_budget_by_hand_at_its_edges() -> None:
     # a single pair: heavy (2 s) fits a budget of 1.0 exactly
     cal = calibrate_budget([0.3], 1.0, 2.0, 0.0, 1.0)
     assert cal.reachable and cal.heavy_share == 1.0 and cal.threshold > 0.3
+    # costs in milliseconds' range (heavy-only 0.2 s in all) are as valid as seconds: 0.05 + 0.05
+    # fast-only is half of it, the lower pair heavy (0.15 s) three quarters
+    cal = calibrate_budget([0.2, 0.8], 0.05, 0.1, 0.0, 0.75)
+    assert cal.heavy_share == 0.5 and cal.time_fraction == pytest.approx(0.75)
