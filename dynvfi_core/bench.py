@@ -14,7 +14,9 @@ project by ``make bench-reference``, see :mod:`dynvfi_core.reference`), our PyTo
 each accelerated backend in :data:`BACKEND_SPECS`. Each implementation lives in a worker
 process of its own (its imports, caches and peak memory stay its own), and the repetitions are
 interleaved across the workers, one call at a time, so that load from other processes on a
-shared machine hits every implementation alike; the reported time is the median.
+shared machine hits every implementation alike; the reported time is the median. Each call's
+process CPU time is reported too: on a machine other jobs share, it is inflated far less than
+wall time, so its ratio is the steadier comparison of the implementations' work.
 """
 
 from __future__ import annotations
@@ -188,8 +190,8 @@ def _impl_worker(kind: str, arg: str | int, frames: tuple[np.ndarray, np.ndarray
     """One implementation in a process of its own: build it, warm it up, then answer commands.
 
     ``kind`` is ``"reference"`` (``arg``: the pad multiple) or ``"model"`` (``arg``: a model
-    spec). Commands: ``"time"`` (one call; replies its wall ms, timed here so the pipe is not in
-    it), ``"result"`` (the last output and this process's peak memory), ``"stop"``.
+    spec). Commands: ``"time"`` (one call; replies its wall and process CPU ms, timed here so the
+    pipe is not in them), ``"result"`` (the last output and this process's peak memory), ``"stop"``.
     """
     from dynvfi_core.imageio import to_tensor
 
@@ -220,9 +222,9 @@ def _impl_worker(kind: str, arg: str | int, frames: tuple[np.ndarray, np.ndarray
     conn.send(("ready", {"pad_multiple": pad_multiple}))
     while (cmd := conn.recv()) != "stop":
         if cmd == "time":
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             out = run()
-            conn.send(1000 * (time.perf_counter() - start))
+            conn.send((1000 * (time.perf_counter() - start), 1000 * (time.process_time() - start_cpu)))
         else:
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             conn.send({"output": out.clamp(0, 1).numpy(), "peak_mb": peak})
@@ -273,7 +275,8 @@ def _padded(h: int, w: int, multiple: int) -> tuple[int, int]:
 def _measure_size(frames: tuple[np.ndarray, np.ndarray], reps: int) -> tuple[dict, dict, dict]:
     """Interleaved timings, outputs and errors of every implementation on one frame pair.
 
-    Returns ``(times_ms, results, errors)`` keyed by implementation label; ``results`` hold each
+    Returns ``(times_ms, results, errors)`` keyed by implementation label: (wall, CPU) ms of each
+    call, each worker's last output and peak memory, error messages. ``results`` hold each
     worker's last output and peak memory. Our model's worker starts first: its pad multiple
     decides whether the reference is also timed on our padded size.
     """
@@ -296,7 +299,7 @@ def _measure_size(frames: tuple[np.ndarray, np.ndarray], reps: int) -> tuple[dic
                 errors[label] = worker.error
                 worker.close()
                 del workers[label]
-        times: dict[str, list[float]] = {label: [] for label in workers}
+        times: dict[str, list[tuple[float, float]]] = {label: [] for label in workers}
         for rep in range(reps):
             order = list(workers)
             order = order[rep % len(order):] + order[:rep % len(order)]  # no implementation always first
@@ -304,7 +307,8 @@ def _measure_size(frames: tuple[np.ndarray, np.ndarray], reps: int) -> tuple[dic
                 if label in errors:
                     continue
                 try:
-                    times[label].append(float(workers[label].ask("time")))
+                    wall, cpu = workers[label].ask("time")
+                    times[label].append((float(wall), float(cpu)))
                 except EOFError:
                     errors[label] = f"worker died while timing (exit code {workers[label].proc.exitcode})"
         results = {}
@@ -334,20 +338,23 @@ def max_abs_diffs(outputs: dict[str, np.ndarray]) -> dict[str, float]:
             for label, out in outputs.items() if label != base_label}
 
 
-def summarise_size(resolution: str, times_ms: dict[str, list[float]], diffs: dict[str, float],
+def summarise_size(resolution: str, times_ms: dict[str, list[tuple[float, float]]], diffs: dict[str, float],
                    peaks_mb: dict[str, float], errors: dict[str, str]) -> list[dict]:
-    """Rows of one frame size: median ms/pair, ``reference_over_this`` (> 1: faster than the
-    reference, as its engine calls it) and the output difference, then one row per error."""
+    """Rows of one frame size from each implementation's (wall, CPU) ms per call: the medians, the
+    ratios ``reference_over_this`` and ``reference_over_this_cpu`` (> 1: faster than the reference
+    as its engine calls it) and the output difference, then one row per error."""
     first = (REFERENCE, REFERENCE_SAME_PAD)  # the references, then the others in their given order
     labels = [k for k in first if k in times_ms] + [k for k in times_ms if k not in first]
-    medians = {label: statistics.median(times_ms[label]) for label in labels if times_ms[label]}
+    medians = {label: (statistics.median(w for w, _ in times_ms[label]), statistics.median(c for _, c in times_ms[label]))
+               for label in labels if times_ms[label]}
     ref = medians.get(REFERENCE)
     rows = []
-    for label, ms in medians.items():
-        rows.append({"resolution": resolution, "implementation": label, "ms_per_pair": ms,
-                     "reference_over_this": ref / ms if ref is not None else None,
+    for label, (wall, cpu) in medians.items():
+        rows.append({"resolution": resolution, "implementation": label,
+                     "ms_per_pair": wall, "reference_over_this": ref[0] / wall if ref else None,
+                     "cpu_ms_per_pair": cpu, "reference_over_this_cpu": ref[1] / cpu if ref else None,
                      "max_abs_diff": diffs.get(label), "peak_mb": peaks_mb.get(label),
-                     "times_ms": times_ms[label]})
+                     "times_ms": [w for w, _ in times_ms[label]], "cpu_times_ms": [c for _, c in times_ms[label]]})
     rows += [{"resolution": resolution, "implementation": label, "error": err} for label, err in errors.items()]
     return rows
 
@@ -389,18 +396,20 @@ def side_by_side_markdown(section: dict) -> str:
     lines = [f"Reference: {section['reference']}. Frames: {section['frames']}. {section['threads']} threads, "
              f"median of {section['repetitions']} repetitions interleaved across implementations, each in its "
              f"own process; measured {section['measured_at']}. `reference / this` > 1: faster than the "
-             "reference. Max abs diff: of the output frame (0-1 scale) from the reference's on the same padded "
-             "input.", "",
-             "| size | implementation | ms/pair | reference / this | max abs diff | peak MB |",
-             "|---|---|---|---|---|---|"]
+             "reference; CPU: process CPU time, which other jobs on the machine inflate far less than wall "
+             "time. Max abs diff: of the output frame (0-1 scale) from the reference's on the same padded input.", "",
+             "| size | implementation | ms/pair | reference / this | CPU ms/pair | reference / this (CPU) "
+             "| max abs diff | peak MB |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in section["rows"]:
         if "error" in r:
-            lines.append(f"| {r['resolution']} | {r['implementation']} | error: {r['error']} | | | |")
+            lines.append(f"| {r['resolution']} | {r['implementation']} | error: {r['error']} | | | | | |")
             continue
-        ratio = "" if r["reference_over_this"] is None else f"{r['reference_over_this']:.2f}x"
+        ratios = ["" if r[k] is None else f"{r[k]:.2f}x" for k in ("reference_over_this", "reference_over_this_cpu")]
         diff = "" if r["max_abs_diff"] is None else f"{r['max_abs_diff']:.3g}"
         peak = "" if r["peak_mb"] is None else f"{r['peak_mb']:.0f}"
-        lines.append(f"| {r['resolution']} | {r['implementation']} | {r['ms_per_pair']:.1f} | {ratio} | {diff} | {peak} |")
+        lines.append(f"| {r['resolution']} | {r['implementation']} | {r['ms_per_pair']:.1f} | {ratios[0]} "
+                     f"| {r['cpu_ms_per_pair']:.1f} | {ratios[1]} | {diff} | {peak} |")
     return "\n".join(lines) + "\n"
 
 

