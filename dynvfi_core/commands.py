@@ -106,17 +106,19 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
 def cmd_eval_triplets(args: argparse.Namespace) -> int:
     from dynvfi_core.evaluation import evaluate_models, print_summary, write_json
-    from dynvfi_core.triplets import discover
+    from dynvfi_core.triplets import discover_all
 
     if args.json:
         preflight.output_file(args.json, "--json")
-    triplets = discover(args.path, args.root, strict=args.strict)
+    triplets, skipped = discover_all(args.path, args.root, strict=args.strict)
     if args.limit:
         triplets = triplets[: args.limit]
     specs = args.models or ["blend", "rife-v4.25", "rife-hdv3"]
     results = evaluate_models(triplets, specs, device=args.device, batch_size=args.batch_size)
     print_summary(results)
     if args.json:
+        # the folders left out are part of the result: a mean over fewer triplets than the set holds
+        results["skipped"] = [{"where": str(s.where), "reason": s.reason} for s in skipped]
         write_json(results, args.json)
         print(f"wrote {args.json}")
     return 0

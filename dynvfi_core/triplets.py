@@ -147,6 +147,12 @@ def discover(path: str | Path, root: str | Path | None = None, strict: bool = Fa
     warning that counts them and says why; with ``strict`` they raise
     :class:`IncompleteInputError` instead, before any model runs.
     """
+    return discover_all(path, root, strict)[0]
+
+
+def discover_all(path: str | Path, root: str | Path | None = None,
+                 strict: bool = False) -> tuple[list[TripletRef], list[Skipped]]:
+    """:func:`discover`, also returning what was skipped, for reports that list it."""
     found, skipped = scan(path, root)
     if skipped:
         examples = "; ".join(f"{s.where}: {s.reason}" for s in skipped[:3])
@@ -155,7 +161,7 @@ def discover(path: str | Path, root: str | Path | None = None, strict: bool = Fa
         if strict:
             raise IncompleteInputError(f"{message}; --strict refuses incomplete inputs")
         log.warning("warning: %s", message)
-    return found
+    return found, skipped
 
 
 def scan(path: str | Path, root: str | Path | None = None) -> tuple[list[TripletRef], list[Skipped]]:

@@ -8,6 +8,7 @@ work" is checked by the absence of the work's own output (no summary table, no f
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -97,6 +98,12 @@ def test_incomplete_triplet_folder_warned_and_refused_under_strict(vimeo, capsys
     assert main(["eval-triplets", str(vimeo), "--model", "blend"]) == 0
     warning = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
     assert warning and "1 incomplete triplet(s)" in warning[0] and "im3.png missing" in warning[0]
+    capsys.readouterr()
+    out = vimeo.parent / "eval.json"
+    assert main(["eval-triplets", str(vimeo), "--model", "blend", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["num_triplets"] == 2
+    assert report["skipped"] == [{"where": str(vimeo / "broken"), "reason": "incomplete Vimeo90K triplet: im3.png missing"}]
     capsys.readouterr()
     assert main(["eval-triplets", str(vimeo), "--model", "blend", "--strict"]) == 5
     assert "PSNR" not in _one_line_error(capsys, "--strict", "broken")
