@@ -18,6 +18,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The PyTorch path is the reference every fidelity golden checks: the suite runs it wherever a
+# test does not choose a backend (tests of the OpenVINO backend ask for it explicitly), also in
+# the CLI processes tests start, which inherit this.
+os.environ["DYNVFI_BACKEND"] = "torch"
 # A test run started in the background of a non-interactive shell (`make test &` in a script)
 # inherits SIGINT ignored, and so would every CLI process the tests start, whose Ctrl-C tests then
 # see nothing happen. Python's own handler is reset to the default in a child at exec.

@@ -8,15 +8,19 @@ device and fp16 autocast on CUDA, so every model (and every wrapper) behaves the
 from __future__ import annotations
 
 import abc
+import logging
 import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dynvfi_core.backends import OpenVINOGraph, build_graph
 from dynvfi_core.device import pick_device
 from dynvfi_core.errors import InputError
 from dynvfi_core.imageio import check_same_size, to_tensor, to_uint8
+
+log = logging.getLogger(__name__)
 
 
 def timestep_tensor(t: float | torch.Tensor, batch: int, device: torch.device) -> torch.Tensor:
@@ -138,10 +142,33 @@ class NetworkModel(VFIModel):
         self.net = net.eval().to(self.device)
         for p in self.net.parameters():
             p.requires_grad_(False)
+        #: the network as an accelerated graph (:mod:`dynvfi_core.backends`), None on the torch path
+        self.graph: OpenVINOGraph | None = None
+
+    @property
+    def backend(self) -> str:
+        """``"openvino"`` when :meth:`_run` uses the converted graph, else ``"torch"``."""
+        return "torch" if self.graph is None else "openvino"
+
+    def use_backend(self, backend: str | None, module: torch.nn.Module, graph_name: str,
+                    example: tuple[torch.Tensor, ...]) -> None:
+        """Run ``module`` (the network's forward with its options fixed) on ``backend``
+        (None: the default, see :func:`dynvfi_core.backends.build_graph`)."""
+        self.graph = build_graph(backend, self.device, module, graph_name, example)
+
+    def run_graph(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """The converted graph on each sample of a batch (CPU: batching saves nothing, and one
+        compiled shape serves every batch size)."""
+        assert self.graph is not None
+        outs = [self.graph(*(x[i:i + 1] for x in inputs)) for i in range(inputs[0].shape[0])]
+        return torch.cat(outs, 0).to(inputs[0].device)
 
     def to(self, device: str | torch.device) -> "NetworkModel":
         super().to(device)
         self.net.to(self.device)
+        if self.device.type != "cpu" and self.graph is not None:
+            log.info("%s moved to %s: using the PyTorch backend there", self.name, self.device)
+            self.graph = None
         return self
 
     def num_parameters(self) -> int:

@@ -88,17 +88,35 @@ class IFNetHDv3(nn.Module):
 
 
 class RIFEHDv3(NetworkModel):
-    """ECCV2022-RIFE HDv3 with the released weights: t=0.5 natively, other t by halving."""
+    """ECCV2022-RIFE HDv3 with the released weights: t=0.5 natively, other t by halving;
+    ``backend`` as for :class:`~dynvfi_core.models.rife_v4.RIFEv425`."""
 
     name = "rife-hdv3"
     arbitrary_t = False
 
-    def __init__(self, device: str | torch.device | None = None, scale: float = 1.0) -> None:
+    def __init__(self, device: str | torch.device | None = None, scale: float = 1.0,
+                 backend: str | None = None) -> None:
         self.scale = check_scale(scale)
         net = IFNetHDv3()
         net.load_state_dict(load_state("rife-hdv3", drop_prefixes=("block_tea.",), strip_prefix="module."), strict=True)
         super().__init__(net, device)
         self.pad_multiple = max(32, int(32 / self.scale))
+        side = max(64, self.pad_multiple)
+        example = (torch.rand(1, 3, side, side), torch.rand(1, 3, side, side))
+        self.use_backend(backend, _Midpoint(self.net, self.scale), f"rife-hdv3-scale{self.scale}", example)
 
     def _run(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if self.graph is not None:
+            return self.run_graph(img0, img1)
+        return self.net(img0, img1, self.scale)
+
+
+class _Midpoint(nn.Module):
+    """``net(img0, img1)`` with the user scale fixed: the forward an inference backend converts."""
+
+    def __init__(self, net: nn.Module, scale: float) -> None:
+        super().__init__()
+        self.net, self.scale = net, scale
+
+    def forward(self, img0: torch.Tensor, img1: torch.Tensor) -> torch.Tensor:
         return self.net(img0, img1, self.scale)

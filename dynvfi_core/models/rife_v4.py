@@ -168,19 +168,38 @@ class IFNetV4(nn.Module):
         return backward_warp(src, torch.cat((flow[:, :2], flow[:, 2:4]), 0))
 
 
+class _FixedScale(nn.Module):
+    """``net(img0, img1, t)`` with the user scale fixed: the forward an inference backend converts
+    (the timestep stays an input, so one graph serves every t)."""
+
+    def __init__(self, net: nn.Module, scale: float) -> None:
+        super().__init__()
+        self.net, self.scale = net, scale
+
+    def forward(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.net(img0, img1, t, self.scale)
+
+
 class RIFEv425(NetworkModel):
-    """Practical-RIFE v4.25 with the released weights: arbitrary t, optional ``scale`` for big frames."""
+    """Practical-RIFE v4.25 with the released weights: arbitrary t, optional ``scale`` for big frames,
+    ``backend`` (``torch`` / ``openvino``, default: see :mod:`dynvfi_core.backends`)."""
 
     name = "rife-v4.25"
     arbitrary_t = True
 
-    def __init__(self, device: str | torch.device | None = None, scale: float = 1.0) -> None:
+    def __init__(self, device: str | torch.device | None = None, scale: float = 1.0,
+                 backend: str | None = None) -> None:
         self.scale = check_scale(scale)
         net = IFNetV4()
         net.load_state_dict(load_state("rife-v4.25", drop_prefixes=("teacher.", "caltime.")), strict=True)
         super().__init__(net, device)
         # the coarsest level sees the frame at 1/(64/scale): sides must divide evenly
         self.pad_multiple = max(64, int(64 / self.scale))
+        side = self.pad_multiple
+        example = (torch.rand(1, 3, side, side), torch.rand(1, 3, side, side), torch.full((1,), 0.5))
+        self.use_backend(backend, _FixedScale(self.net, self.scale), f"rife-v4.25-scale{self.scale}", example)
 
     def _run(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if self.graph is not None:
+            return self.run_graph(img0, img1, t)
         return self.net(img0, img1, t, self.scale)
