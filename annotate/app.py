@@ -71,8 +71,8 @@ CSS = """
 .dv-progress progress { width: 100%; height: 10px; accent-color: var(--color-accent); }
 .dv-break { background: #fff4d6; border: 1px solid #e0b000; padding: 6px; border-radius: 4px; color: #5a4500; }
 .dv-examples { display: flex; flex-wrap: wrap; gap: 12px; }
-.dv-examples figure { margin: 0; }
-.dv-examples img { image-rendering: pixelated; max-width: 256px; }
+.dv-examples figure { margin: 0; max-width: 320px; max-height: 320px; overflow: auto; }
+.dv-examples img { display: block; max-width: none; }
 #status { min-height: 1.5em; }
 .dv-head { display: flex; justify-content: space-between; gap: 8px; }
 .dv-help { font-size: 12px; }
@@ -270,9 +270,11 @@ def examples_html(examples: list[ItemView], answers: dict[int, int]) -> str:
     for level in (4, 3, 2, 1):
         ex = next((v for v in examples if answers.get(v.triplet_id) == level), None)
         pics = ("<em>(no example: mark two or more control items of this level)</em>" if ex is None else
-                f'<div class="dv-examples"><figure><img src="item/{ex.triplet_id}/interp" alt="interpolated">'
-                f'<figcaption>interpolated</figcaption></figure><figure><img src="item/{ex.triplet_id}/gt" '
-                'alt="ground truth"><figcaption>ground truth</figcaption></figure></div>')
+                # native size (1:1 pixels, as the item will be judged) in a box that scrolls, not a
+                # downscaled thumbnail that hides the very artefacts the level describes
+                f'<div class="dv-examples"><figure><figcaption>interpolated</figcaption><img '
+                f'src="item/{ex.triplet_id}/interp" alt="interpolated"></figure><figure><figcaption>ground truth'
+                f'</figcaption><img src="item/{ex.triplet_id}/gt" alt="ground truth"></figure></div>')
         rows.append(f"<h4>{html.escape(SCORES[level])}</h4><p>{html.escape(LEVEL_HELP[level])}</p>{pics}")
     return ("<p>Judge the interpolated middle frame against the ground truth. Look at native size, toggle A/B and "
             "play the motion loop before scoring; scores sent before the images have loaded and been visible for "

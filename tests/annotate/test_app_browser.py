@@ -213,8 +213,15 @@ def test_practice_progress_break_reminder_and_logout(rater, served) -> None:
     item = _item(page)
     assert page.locator("#progress progress").get_attribute("max") == "4"  # 6 items minus 2 examples
     page.get_by_text("Instructions and one example per level").click()
-    examples = page.locator("#examples img")
-    assert examples.count() == 4  # levels 4 and 1: interpolated and ground truth each
+    # levels 4 and 1: interpolated and ground truth each (the HTML arrives after the page load:
+    # wait for it instead of counting at once, which raced under load)
+    page.wait_for_function("() => document.querySelectorAll('#examples img').length === 4")
+    # shown at native size (1:1 pixels, never shrunk to a thumbnail), scrolling inside their box
+    page.wait_for_function("() => [...document.querySelectorAll('#examples img')].every(i => i.complete && "
+                           "i.naturalWidth > 0 && i.getBoundingClientRect().width > 0)")
+    shown = page.evaluate("""() => [...document.querySelectorAll('#examples img')].map(i => [i.naturalWidth,
+        i.getBoundingClientRect().width, getComputedStyle(i).maxWidth, getComputedStyle(i.parentElement).overflow])""")
+    assert all(n == w and cap == "none" and box == "auto" for n, w, cap, box in shown), shown
     page.locator("#practice").click()
     page.wait_for_function("() => /Practice \\(1 of 2\\)/.test(document.querySelector('#status').innerText)")
     ids = served[2]
