@@ -77,7 +77,9 @@ def compare_with_rife(resolution: tuple[int, int] = (256, 448), reps: int = 10,
     """DPA and rife-v4.25 per pair, interleaved: wall ms on 2 threads and CPU ms on 1 thread.
 
     The target is ``ratio`` (2-thread wall time) <= 0.25; ``ratio_cpu_1thread`` is the same
-    comparison immune to other processes on the machine.
+    comparison immune to other processes on the machine. Both run on their default backend
+    (:mod:`dynvfi_core.backends`: OpenVINO where installed), as a user's router would; the
+    result names the backends, since the ratio depends on them.
     """
     from dynvfi_core.models import create
 
@@ -89,7 +91,8 @@ def compare_with_rife(resolution: tuple[int, int] = (256, 448), reps: int = 10,
         wall = _median_ms(fns, reps)
     with _Threads(1):
         cpu = _median_ms(fns, reps, clock=time.process_time)
-    return {"dpa_ms": wall["dpa"], "rife_ms": wall["rife"], "ratio": wall["dpa"] / wall["rife"],
+    return {"dpa_backend": dpa.backend, "rife_backend": rife.backend,
+            "dpa_ms": wall["dpa"], "rife_ms": wall["rife"], "ratio": wall["dpa"] / wall["rife"],
             "dpa_cpu_ms_1thread": cpu["dpa"], "rife_cpu_ms_1thread": cpu["rife"],
             "ratio_cpu_1thread": cpu["dpa"] / cpu["rife"]}
 
