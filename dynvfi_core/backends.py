@@ -35,6 +35,7 @@ import os
 import struct
 import sys
 import tempfile
+import threading
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -169,6 +170,9 @@ class OpenVINOGraph:
         self._core = ov.Core()
         self._model = self._load() or self._convert(module, example)
         self._compiled: OrderedDict[tuple, object] = OrderedDict()
+        # one infer request per shape is reused, so calls from two threads (a pipelined video
+        # job scoring while it interpolates) must take turns
+        self._lock = threading.Lock()
 
     def _load(self):  # noqa: ANN202 - openvino.Model
         if not self.path.is_file():
@@ -222,9 +226,9 @@ class OpenVINOGraph:
         shapes = tuple(a.shape for a in arrays)
         if self.fixed_shape is not None and shapes != self.fixed_shape:
             raise InputError(f"the {self.name} graph only runs on inputs of shapes {self.fixed_shape}, got {shapes}")
-        request = self._request(shapes)
-        result = request.infer(arrays)
-        return torch.from_numpy(np.array(result[0], dtype=np.float32, copy=True))
+        with self._lock:
+            result = self._request(shapes).infer(arrays)
+            return torch.from_numpy(np.array(result[0], dtype=np.float32, copy=True))
 
 
 def build_graph(backend: str | None, device: torch.device, module: nn.Module, name: str,

@@ -253,3 +253,17 @@ def test_failed_conversion_falls_back_only_by_default(tmp_home: Path, monkeypatc
     assert "falling back to the PyTorch backend for tiny" in caplog.text and "aten::made_up" in caplog.text
     with pytest.raises(RuntimeError, match="made_up"):
         backends.build_graph("openvino", cpu, _Tiny(0), "tiny", _example())
+
+
+def test_calls_from_two_threads(tmp_home: Path) -> None:
+    """A pipelined job may call one graph from two threads: each call gets its own answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    net = _Tiny(0)
+    graph = backends.OpenVINOGraph(net, "tiny", _example())
+    inputs = [(torch.rand(1, 3, 24, 24), torch.full((1,), s)) for s in np.linspace(0.1, 0.9, 16)]
+    with ThreadPoolExecutor(2) as pool:
+        outs = list(pool.map(lambda xs: graph(*xs), inputs))
+    with torch.no_grad():
+        for (x, s), out in zip(inputs, outs):
+            assert float((out - net(x, s)).abs().max()) <= 1e-5
