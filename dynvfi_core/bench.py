@@ -244,8 +244,7 @@ class _Worker:
         try:
             status, payload = self.conn.recv()
         except EOFError:
-            self.proc.join()
-            status, payload = "error", f"worker died while loading (exit code {self.proc.exitcode})"
+            status, payload = "error", f"worker died while loading (exit code {self.exit_code()})"
         if status == "ready":
             self.info = payload
         else:
@@ -255,6 +254,12 @@ class _Worker:
         """Send a command and return the reply; a dead worker raises ``EOFError``."""
         self.conn.send(cmd)
         return self.conn.recv()
+
+    def exit_code(self) -> int | None:
+        """The exit code of a worker whose pipe closed (a negative signal number when killed, e.g.
+        -9 by the kernel's out-of-memory killer)."""
+        self.proc.join(timeout=10)
+        return self.proc.exitcode
 
     def close(self) -> None:
         if self.proc.is_alive():
@@ -269,6 +274,7 @@ class _Worker:
 
 
 def _padded(h: int, w: int, multiple: int) -> tuple[int, int]:
+    """H and W rounded up to ``multiple``, as zero padding at the bottom/right makes them."""
     return -(-h // multiple) * multiple, -(-w // multiple) * multiple
 
 
@@ -276,9 +282,8 @@ def _measure_size(frames: tuple[np.ndarray, np.ndarray], reps: int) -> tuple[dic
     """Interleaved timings, outputs and errors of every implementation on one frame pair.
 
     Returns ``(times_ms, results, errors)`` keyed by implementation label: (wall, CPU) ms of each
-    call, each worker's last output and peak memory, error messages. ``results`` hold each
-    worker's last output and peak memory. Our model's worker starts first: its pad multiple
-    decides whether the reference is also timed on our padded size.
+    call, each worker's last output and peak memory, error messages. Our model's worker starts
+    first: its pad multiple decides whether the reference is also timed on our padded size.
     """
     from dynvfi_core.reference import engine_pad_multiple
 
@@ -300,7 +305,7 @@ def _measure_size(frames: tuple[np.ndarray, np.ndarray], reps: int) -> tuple[dic
                 worker.close()
                 del workers[label]
         times: dict[str, list[tuple[float, float]]] = {label: [] for label in workers}
-        for rep in range(reps):
+        for rep in range(reps if workers else 0):
             order = list(workers)
             order = order[rep % len(order):] + order[:rep % len(order)]  # no implementation always first
             for label in order:
@@ -310,14 +315,14 @@ def _measure_size(frames: tuple[np.ndarray, np.ndarray], reps: int) -> tuple[dic
                     wall, cpu = workers[label].ask("time")
                     times[label].append((float(wall), float(cpu)))
                 except EOFError:
-                    errors[label] = f"worker died while timing (exit code {workers[label].proc.exitcode})"
+                    errors[label] = f"worker died while timing (exit code {workers[label].exit_code()})"
         results = {}
         for label, worker in workers.items():
             if label not in errors:
                 try:
                     results[label] = worker.ask("result")
                 except EOFError:
-                    errors[label] = f"worker died (exit code {worker.proc.exitcode})"
+                    errors[label] = f"worker died (exit code {worker.exit_code()})"
     finally:
         for worker in workers.values():
             worker.close()
