@@ -31,9 +31,9 @@ def _t(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(a[None].astype(np.float32))
 
 
-def _ssim_reference(x: np.ndarray, y: np.ndarray) -> float:
-    """SSIM from its definition, per channel with a valid 11x11 Gaussian window, then averaged."""
-    c = np.arange(11) - 5.0
+def _ssim_reference(x: np.ndarray, y: np.ndarray, k: int = 11) -> float:
+    """SSIM from its definition, per channel with a valid kxk Gaussian window (sigma 1.5), then averaged."""
+    c = np.arange(k) - (k - 1) / 2
     g = np.exp(-(c ** 2) / (2 * 1.5 ** 2))
     w = np.outer(g, g) / np.outer(g, g).sum()
     c1, c2 = 0.01 ** 2, 0.03 ** 2
@@ -56,6 +56,18 @@ def test_all_metrics_match_their_definitions(seed: int) -> None:
     assert float(got["ie"][0]) == pytest.approx(np.mean(np.abs(np.round(q * 255) - np.round(gt * 255))), abs=1e-4)
     # the reference SSIM is far from the trivial values, so a wrong window would show
     assert 0.3 < _ssim_reference(q, gt) < 0.95
+
+
+@pytest.mark.parametrize("shape, k", [((64, 8), 7), ((9, 64), 9), ((10, 12), 9)])
+def test_ssim_window_shrinks_to_the_largest_odd_size_that_fits(shape: tuple[int, int], k: int) -> None:
+    # narrower or shorter than 11 px: the largest odd window within both sides
+    gt, pred = _images(3, shape)
+    assert float(ssim(_t(pred), _t(gt))[0]) == pytest.approx(_ssim_reference(pred, gt, k), abs=2e-5)
+
+
+def test_identical_images_score_exactly_the_psnr_cap() -> None:
+    gt, _ = _images(4)
+    assert float(psnr(_t(gt), _t(gt))[0]) == pytest.approx(PSNR_CAP_DB, abs=1e-4)
 
 
 def test_ssim_window_is_the_11x11_gaussian_of_sigma_1_5() -> None:

@@ -57,8 +57,22 @@ def test_all_rows_missing_add_nothing() -> None:
 def test_bad_aux_settings_are_refused() -> None:
     with pytest.raises(ConfigError, match="aux_kind"):
         dpa_loss(_out(SCORES, ATTN), TARGET, PERC, aux_weight=1.0, aux_kind="huber")
-    with pytest.raises(ConfigError, match="input_perceptual"):
+    with pytest.raises(ConfigError, match="^the auxiliary loss needs the input_perceptual column$"):
         dpa_loss(_out(SCORES, ATTN), TARGET, None, aux_weight=1.0)
+
+
+def test_the_default_is_the_paper_loss_alone() -> None:
+    # no aux_weight given: the L1 to the label only, even when perceptual values are at hand
+    total, parts = dpa_loss(_out(SCORES, ATTN), TARGET, PERC)
+    assert float(total) == pytest.approx(MAIN, abs=1e-6) and "aux" not in parts
+
+
+def test_one_known_perceptual_value_is_its_own_mean() -> None:
+    # only the second triplet has a value: aux = |0.1 - 0.4| = 0.3, divided by 1 known row
+    perc = torch.tensor([float("nan"), 0.4, float("nan"), float("nan")])
+    total, parts = dpa_loss(_out(SCORES, ATTN), TARGET, perc, aux_weight=1.0)
+    assert parts["aux"] == pytest.approx(0.3, abs=1e-6)
+    assert float(total.detach()) == pytest.approx(MAIN + 0.3, abs=1e-6)
 
 
 def test_label_normaliser_maps_levels_onto_thirds() -> None:
