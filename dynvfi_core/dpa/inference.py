@@ -17,17 +17,22 @@ import numpy as np
 import torch
 from torch import nn
 
-from dynvfi_core.backends import OpenVINOGraph, build_graph
+from dynvfi_core.backends import OpenVINOGraph, build_graph, resolve
 from dynvfi_core.device import pick_device
 from dynvfi_core.dpa.config import ModelConfig
 from dynvfi_core.dpa.factory import build_model, count_params, load_model, run_dpa
 from dynvfi_core.dpa.preprocess import N_STATS, normalise, pair_stats, pair_views
-from dynvfi_core.errors import InputError
+from dynvfi_core.errors import ConfigError, InputError
 
 
 def score_to_level(scores: np.ndarray) -> np.ndarray:
     """Normalised scores -> nearest 1..4 level; exact halves round up (to the easier level)."""
     return np.clip(np.floor(np.asarray(scores, dtype=np.float64) * 3.0 + 1.5), 1, 4).astype(int)
+
+
+#: architectures whose OpenVINO graph is checked against PyTorch (tests/dpa/test_dpa_backend.py);
+#: the AHIQ baseline stays on PyTorch
+GRAPH_ARCHS = ("dpa", "rife-prior")
 
 
 class _ScoreOnly(nn.Module):
@@ -57,13 +62,19 @@ class DPA:
         self.cfg = cfg
         self.batch_size = batch_size
         self.meta: dict[str, str] = {}
+        self.graph: OpenVINOGraph | None = None
+        if cfg.arch not in GRAPH_ARCHS:
+            if backend is not None and resolve(backend, self.device) != "torch":
+                raise ConfigError(f"backend={backend} supports the DPA archs {', '.join(GRAPH_ARCHS)}, "
+                                  f"not {cfg.arch!r}; use backend=torch")
+            return
         h, w = cfg.view
         example = [torch.full((1, h, w, 3), 128.0), torch.full((1, h, w, 3), 128.0)]
         if getattr(self.model, "uses_stats", False):
             example.append(torch.zeros(1, N_STATS))
         # the Swin's trace keeps its view-sized masks as constants: one pair at the view only
-        self.graph: OpenVINOGraph | None = build_graph(backend, self.device, _ScoreOnly(self.model),
-                                                       f"dpa-{cfg.arch}", tuple(example), fixed_shape=True)
+        self.graph = build_graph(backend, self.device, _ScoreOnly(self.model), f"dpa-{cfg.arch}",
+                                 tuple(example), fixed_shape=True)
 
     @property
     def backend(self) -> str:

@@ -92,3 +92,14 @@ def test_loaded_checkpoint_runs_on_the_backend(tmp_home: Path, tiny_cfg: ModelCo
     assert fast.backend == "openvino"
     got, want = fast.score_batch(*bikes_pairs), net.score_batch(*bikes_pairs)
     assert float(np.abs(got - want).max()) <= MAX_SCORE_DIFF
+
+
+def test_ahiq_stays_on_torch(tmp_home: Path, tiny_cfg: ModelConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dynvfi_core.backends import ENV
+    from dynvfi_core.errors import ConfigError
+
+    cfg = tiny_cfg.replace(arch="ahiq")
+    monkeypatch.delenv(ENV, raising=False)
+    assert DPA.untrained(cfg, device="cpu").backend == "torch"  # the default: no unchecked graph
+    with pytest.raises(ConfigError, match="backend=openvino supports the DPA archs dpa, rife-prior, not 'ahiq'"):
+        DPA.untrained(cfg, device="cpu", backend="openvino")
