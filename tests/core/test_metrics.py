@@ -135,3 +135,20 @@ def test_out_of_range_values_are_clipped_like_a_saved_frame() -> None:
     assert float(m["psnr"][0]) == PSNR_CAP_DB and float(m["ie"][0]) == 0.0
     assert float(interpolation_error(over, gt)[0]) == 0.0
     assert float(interpolation_error(gt, over)[0]) == 0.0  # the ground truth is clipped the same way
+
+
+def test_ssim_clips_both_images_like_saved_frames() -> None:
+    # SSIM called directly on an overshooting prediction (or ground truth) scores the clipped frames
+    gt, pred = _images(5, (24, 24))
+    over = pred * 1.6 - 0.3  # spans about -0.3 .. 1.3
+    assert over.min() < -0.1 and over.max() > 1.1
+    want = _ssim_reference(np.clip(over, 0, 1), gt)
+    assert float(ssim(_t(over), _t(gt))[0]) == pytest.approx(want, abs=2e-5)
+    assert float(ssim(_t(gt), _t(over))[0]) == pytest.approx(want, abs=2e-5)  # SSIM is symmetric
+
+
+def test_ssim_is_computed_at_full_resolution_on_large_frames() -> None:
+    # frames of 384 px and more are where SSIM implementations (piq's default, MATLAB's ssim.m)
+    # downsample first; the VFI benchmarks' SSIM does not
+    gt, pred = _images(6, (400, 416))
+    assert float(ssim(_t(pred), _t(gt))[0]) == pytest.approx(_ssim_reference(pred, gt), abs=2e-5)
