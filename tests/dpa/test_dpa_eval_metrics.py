@@ -70,3 +70,18 @@ def test_correlations_are_undefined_only_without_spread() -> None:
     assert np.isnan(one["srcc"]) and np.isnan(one["plcc"]) and one["acc@0.125"] == 1.0
     two = compute_metrics(np.array([0.0, 1.0]), np.array([0.0, 1.0]))  # two pairs with spread: defined
     assert two["srcc"] == pytest.approx(1.0) and two["plcc"] == pytest.approx(1.0)
+
+
+def test_confusion_counts_by_hand() -> None:
+    # levels are nearest thirds (exact halves round up): scores 0 -> 1, 0.5 -> 3 (2.5 rounds up),
+    # 0.49 -> 2, 0.8 -> 3, 0.84 -> 4, 1.2 -> 4 (clipped), -0.3 -> 1 (clipped)
+    from train.evaluate import confusion
+
+    gt = np.array([0.0, 1 / 3, 1 / 3, 2 / 3, 1.0, 1.0, 0.0])
+    pred = np.array([0.0, 0.5, 0.49, 0.8, 0.84, 1.2, -0.3])
+    want = np.zeros((4, 4), dtype=int)
+    for row, col in ((1, 1), (2, 3), (2, 2), (3, 3), (4, 4), (4, 4), (1, 1)):
+        want[row - 1, col - 1] += 1  # rows = annotated level, columns = predicted level
+    assert confusion(pred, gt).tolist() == want.tolist()
+    # a level nobody predicted or annotated still has its row and column
+    assert confusion(np.array([0.0]), np.array([0.0])).shape == (4, 4)

@@ -121,3 +121,19 @@ def test_budget_by_hand_at_its_edges() -> None:
     # fast-only is half of it, the lower pair heavy (0.15 s) three quarters
     cal = calibrate_budget([0.2, 0.8], 0.05, 0.1, 0.0, 0.75)
     assert cal.heavy_share == 0.5 and cal.time_fraction == pytest.approx(0.75)
+
+
+def test_thresholds_are_checked_by_count_finiteness_and_order() -> None:
+    from dynvfi_core.routing.calibrate import check_thresholds
+
+    assert check_thresholds([0.7, 0.3], 3) == (0.7, 0.3)
+    assert check_thresholds(np.array([1]), 2) == (1.0,) and isinstance(check_thresholds([1], 2)[0], float)
+    with pytest.raises(ConfigError, match=r"^3 models need 2 threshold\(s\), got 1$"):
+        check_thresholds([0.5], 3)
+    with pytest.raises(ConfigError, match=r"^thresholds must be finite numbers, got \(0.5, nan\)$"):
+        check_thresholds([0.5, float("nan")], 3)
+    with pytest.raises(ConfigError, match=r"^thresholds must be finite numbers"):
+        check_thresholds([float("inf")], 2)
+    for bad in ([0.3, 0.7], [0.5, 0.5]):  # easy -> hard means strictly decreasing
+        with pytest.raises(ConfigError, match=r"^thresholds must be strictly decreasing \(easy -> hard\), got"):
+            check_thresholds(bad, 3)
