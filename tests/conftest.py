@@ -60,6 +60,16 @@ def bikes_clip() -> Path:
 
 
 @pytest.fixture
+def empty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A DYNVFI_HOME with nothing in it (no weights, no reference implementation), so the
+    'missing file' paths are deterministic whatever the machine has installed."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("DYNVFI_HOME", str(home))
+    return home
+
+
+@pytest.fixture
 def tmp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private DYNVFI_HOME (SQLite DB, data root) that still sees the installed weights."""
     home = tmp_path / "home"

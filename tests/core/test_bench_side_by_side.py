@@ -19,15 +19,6 @@ REF, SAME, OURS = bench.REFERENCE, bench.REFERENCE_SAME_PAD, bench.OURS
 BACKEND = "rife-v4.25:backend=fake"
 
 
-@pytest.fixture
-def empty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A DYNVFI_HOME without the reference, whatever the machine has installed."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("DYNVFI_HOME", str(home))
-    return home
-
-
 def test_medians_and_ratios_match_hand_computation():
     times = {  # (wall ms, CPU ms) per call
         OURS: [(800.0, 1500.0), (820.0, 1580.0), (790.0, 1560.0)],   # medians 800 / 1560

@@ -28,12 +28,3 @@ def golden() -> dict[str, dict[str, np.ndarray]]:
         with np.load(GOLDEN_DIR / f"{variant}.npz") as data:
             out[variant] = {k: data[k] for k in data.files}
     return out
-
-
-@pytest.fixture
-def empty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A DYNVFI_HOME without any weights, so 'missing checkpoint' paths are deterministic."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("DYNVFI_HOME", str(home))
-    return home

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -21,16 +20,6 @@ def manifest() -> dict:
     from dynvfi_core.models.vfiformer import MANIFEST_PATH
 
     return json.loads(MANIFEST_PATH.read_text())
-
-
-@pytest.fixture
-def empty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A DYNVFI_HOME with no weights at all, so the 'missing checkpoint' path is deterministic even
-    on machines where the user installed the real VFIformer checkpoint."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("DYNVFI_HOME", str(home))
-    return home
 
 
 @pytest.fixture(scope="module")
