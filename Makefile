@@ -101,6 +101,9 @@ bench-reference: setup
 # Results persist in mutants/, so an interrupted run resumes; the last step prints kill rates.
 mutants: setup
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[mutation]'
+	@# mutmut 3.8 keeps only the newest stats run's test map: after a test file changes, mutants
+	@# would run against the changed files' tests alone and survive; a fresh map costs a minute
+	rm -f mutants/mutmut-stats.json
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 10 $(BIN)/mutmut run --max-children $(or $(JOBS),2) $(MUTANTS)
 	$(BIN)/python .ci/mutation_score.py
 
