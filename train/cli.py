@@ -26,15 +26,17 @@ def _data_args(p: argparse.ArgumentParser) -> None:
 def _config(args: argparse.Namespace):
     from train.config import load_config
 
+    # paths and URLs are quoted: an override value is YAML, where a folder named 2026 or "on"
+    # would otherwise become a number or a boolean
     overrides = list(args.overrides)
     if args.table:
-        overrides.append(f"data.table={args.table}")
+        overrides.append(f"data.table={json.dumps(str(args.table))}")
     if args.db:
-        overrides += ["data.table=null", f"data.db={args.db}"]
+        overrides += ["data.table=null", f"data.db={json.dumps(str(args.db))}"]
     if args.label_source:
-        overrides.append(f"data.label_source={args.label_source}")
+        overrides.append(f"data.label_source={json.dumps(str(args.label_source))}")
     if getattr(args, "out", None):
-        overrides.append(f"out_dir={args.out}")
+        overrides.append(f"out_dir={json.dumps(str(args.out))}")
     return load_config(args.config, overrides)
 
 

@@ -62,3 +62,16 @@ def test_collect_sections_errors_name_the_setting(section: dict, message: str) -
     with pytest.raises(ConfigError) as info:
         parse_config({**SOURCE, **section})
     assert str(info.value) == message
+
+
+def test_command_line_paths_stay_strings() -> None:
+    # `--table 2026 --out on` name a file and a folder, not a number and a boolean (override
+    # values are YAML)
+    import argparse
+
+    from train import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_commands(parser.add_subparsers(dest="command"))
+    cfg = cli._config(parser.parse_args(["train", "--config", "demo", "--table", "2026", "--out", "on"]))
+    assert cfg.data.table == "2026" and cfg.out_dir == "on"
