@@ -88,6 +88,52 @@ class _ScaledResidual(nn.Module):
         return self.act(self.conv(x) * self.beta + x)
 
 
+def _resample(x: torch.Tensor, factor: float) -> torch.Tensor:
+    """``x`` resized by ``factor`` (bilinear, half-pixel centres), or ``x`` itself when ``factor`` is 1.
+
+    At factor 1 every output pixel sits exactly on an input pixel (weight 1, neighbour weight 0),
+    so the resize would only copy: skipping it gives the same values without a full-resolution
+    temporary, which at 1080p is hundreds of megabytes of fresh pages per call.
+    """
+    if factor == 1.0:
+        return x
+    return F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
+
+
+class _ConcatBuffer:
+    """One allocation that every level of a call concatenates its full-resolution input into.
+
+    That concatenation (24-28 channels) is each level's largest temporary, 200-230 MB at 1080p.
+    Allocated afresh per level, it is mapped from the kernel and zero-filled again every time
+    (glibc serves blocks over 32 MiB with mmap and unmaps them when freed), and those page faults
+    cost about as much as the level's convolutions; filling one buffer per call faults it once.
+    A buffer slice viewed at the level's shape is contiguous and starts where the buffer does,
+    so the kernels that read it see exactly what a fresh tensor would give them.
+
+    Plain ``torch.cat`` is kept where writing into a buffer would break something: under
+    ``torch.jit.trace`` (the OpenVINO conversion: the buffer's size would be frozen into the
+    graph) and when a part requires grad (``out=`` is not differentiable).
+    """
+
+    def __init__(self, numel: int) -> None:
+        self.numel = numel
+        self.storage: torch.Tensor | None = None
+
+    def cat(self, parts: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """``torch.cat(parts, 1)``, written into the buffer when it can be."""
+        if torch.jit.is_tracing() or any(p.requires_grad for p in parts):
+            return torch.cat(parts, 1)
+        n, _, h, w = parts[0].shape
+        shape = (n, sum(p.shape[1] for p in parts), h, w)
+        size = shape[0] * shape[1] * h * w
+        dtype = parts[0].dtype
+        for p in parts[1:]:
+            dtype = torch.promote_types(dtype, p.dtype)
+        if self.storage is None or self.storage.dtype != dtype:
+            self.storage = torch.empty(self.numel, dtype=dtype, device=parts[0].device)
+        return torch.cat(parts, 1, out=self.storage[:size].view(shape))
+
+
 class _IFBlock(nn.Module):
     """One level: resample the inputs to 1/scale, predict flow/mask/features, resample back."""
 
@@ -99,16 +145,27 @@ class _IFBlock(nn.Module):
         self.lastconv = nn.Sequential(nn.ConvTranspose2d(c, 4 * 13, 4, 2, 1), nn.PixelShuffle(2))
 
     def forward(
-        self, x: torch.Tensor, flow: torch.Tensor | None, scale: float
+        self, parts: tuple[torch.Tensor, ...], flow: torch.Tensor | None, scale: float, buffer: _ConcatBuffer
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = F.interpolate(x, scale_factor=1.0 / scale, mode="bilinear", align_corners=False)
-        if flow is not None:
-            # flow is in pixels, so it shrinks with the image
-            small = F.interpolate(flow, scale_factor=1.0 / scale, mode="bilinear", align_corners=False) / scale
-            x = torch.cat((x, small), 1)
+        """``parts`` are the input's channel groups at full resolution, in channel order,
+        concatenated in ``buffer`` (which the next level overwrites: nothing returned refers to it).
+
+        They are resized as one concatenated tensor, not group by group: the resize kernel's
+        vectorised and scalar code paths round differently and which elements take which depends
+        on the tensor's shape, so per-group resizing changes output bits. At scale 1 (no resize)
+        the flow joins the same concatenation, saving a second full-size copy.
+        """
+        if scale == 1.0:
+            x = buffer.cat(parts if flow is None else (*parts, flow))
+        else:
+            x = _resample(buffer.cat(parts), 1.0 / scale)
+            if flow is not None:
+                # flow is in pixels, so it shrinks with the image
+                x = torch.cat((x, _resample(flow, 1.0 / scale) / scale), 1)
         out = self.lastconv(self.convblock(self.conv0(x)))
-        out = F.interpolate(out, scale_factor=scale, mode="bilinear", align_corners=False)
-        return out[:, :4] * scale, out[:, 4:5], out[:, 5:]
+        out = _resample(out, scale)
+        flow_out = out[:, :4] if scale == 1.0 else out[:, :4] * scale
+        return flow_out, out[:, 4:5], out[:, 5:]
 
 
 class IFNetV4(nn.Module):
@@ -140,32 +197,30 @@ class IFNetV4(nn.Module):
             raise ConfigError(f"n_blocks must be 1..5, got {n_blocks}")
         n, _, h, w = img0.shape
         tplane = t.to(img0.dtype).view(n, 1, 1, 1).expand(n, 1, h, w)
-        feats = self.encode(torch.cat((img0, img1), 0))
-        # frame and its features travel together: one warp per side per level
-        src = torch.cat((torch.cat((img0, img1), 0), feats.to(img0.dtype)), 1)
+        # each side on its own, never the two stacked in one batch: stacking doubles every
+        # full-resolution temporary, which pushes them past the allocator's size for reusing
+        # freed memory (32 MiB in glibc: a 16-channel half-size 1080p map is just under it),
+        # so every call would fault in gigabytes of fresh pages
+        f0 = self.encode(img0).to(img0.dtype)
+        f1 = self.encode(img1).to(img0.dtype)
         blocks = (self.block0, self.block1, self.block2, self.block3, self.block4)[:n_blocks]
+        # room for the widest level input (the flow included, as at scale 1); pages never touched
+        # are never faulted in, so levels that fill less cost nothing extra
+        buffer = _ConcatBuffer(n * max(b.conv0[0][0].in_channels for b in blocks) * h * w)
 
-        f0, f1 = feats.chunk(2)
-        flow, mask, carried = blocks[0](torch.cat((img0, img1, f0, f1, tplane), 1), None, self.LEVELS[0] / scale)
+        flow, mask, carried = blocks[0]((img0, img1, f0, f1, tplane), None, self.LEVELS[0] / scale, buffer)
         for block, level in zip(blocks[1:], self.LEVELS[1:]):
-            warped = self._warp_both(src, flow)
-            w0, w1 = warped.chunk(2)
-            x = torch.cat((w0[:, :3], w1[:, :3], w0[:, 3:], w1[:, 3:], tplane, mask, carried), 1)
-            dflow, mask, carried = block(x, flow, level / scale)
+            parts = (backward_warp(img0, flow[:, :2]), backward_warp(img1, flow[:, 2:4]),
+                     backward_warp(f0, flow[:, :2]), backward_warp(f1, flow[:, 2:4]), tplane, mask, carried)
+            dflow, mask, carried = block(parts, flow, level / scale, buffer)
             flow = flow + dflow
         return flow, mask, carried
 
     def forward(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
         """Frame at per-sample time ``t`` (``(B,)``) between ``img0`` and ``img1``."""
         flow, mask, _ = self.flow_levels(img0, img1, t, scale)
-        w0, w1 = self._warp_both(torch.cat((img0, img1), 0), flow).chunk(2)
         m = torch.sigmoid(mask)
-        return w0 * m + w1 * (1 - m)
-
-    @staticmethod
-    def _warp_both(src: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-        """Warp the stacked ``[side0; side1]`` batch, side 0 by flow[:, :2] and side 1 by flow[:, 2:]."""
-        return backward_warp(src, torch.cat((flow[:, :2], flow[:, 2:4]), 0))
+        return backward_warp(img0, flow[:, :2]) * m + backward_warp(img1, flow[:, 2:4]) * (1 - m)
 
 
 class _FixedScale(nn.Module):
