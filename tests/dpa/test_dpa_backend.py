@@ -103,3 +103,5 @@ def test_ahiq_stays_on_torch(tmp_home: Path, tiny_cfg: ModelConfig, monkeypatch:
     assert DPA.untrained(cfg, device="cpu").backend == "torch"  # the default: no unchecked graph
     with pytest.raises(ConfigError, match="backend=openvino supports the DPA archs dpa, rife-prior, not 'ahiq'"):
         DPA.untrained(cfg, device="cpu", backend="openvino")
+    assert DPA.untrained(cfg, device="cpu", backend="torch").backend == "torch"  # asked for: fine
+    assert DPA.untrained(cfg, device="cpu").meta == {}  # no checkpoint, no metadata (not None)
