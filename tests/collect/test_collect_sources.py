@@ -105,6 +105,26 @@ def test_tiers_never_upscale(tmp_home: Path, tmp_path: Path, synth, video_writer
                 assert rel.endswith(".png") and img.shape[:2] == (t.height, t.width)
 
 
+@pytest.mark.parametrize("size", [(384, 288), (192, 144)])
+def test_stored_motion_is_the_pan_in_pixels_of_each_tier(size, tmp_home: Path, tmp_path: Path, synth, video_writer,
+                                                          make_config) -> None:
+    # the texture pans 3 px per frame at the source size: frame 0 to frame 2 (stride 1) is 6 px
+    # there, and 6 * 256 / short side at the 256p tier. The 144p clip is analysed at its own size
+    # (below the 256p analysis size), so its motion is rescaled twice on the way to the database
+    video_writer(tmp_path / "v" / "clip.avi", synth(20, size=size, shift=3))
+    cfg = make_config([{"kind": "local", "path": str(tmp_path / "v")}], filters={"min_short_side": 128},
+                      sampling={"strides": [1], "max_per_clip": 4, "tiers": ["256p", "native"]})
+    collect(load_config(cfg), progress=False, plot=False)
+    with session_scope() as s:
+        rows = {t.tier: (t.motion_mean, t.motion_p95) for t in s.scalars(select(Triplet).where(Triplet.frame0 == 0))}
+    short = size[1]
+    want = {"native": 6.0} | ({"256p": 6.0 * 256 / short} if short > 256 else {})
+    assert set(rows) == set(want)
+    for tier, px in want.items():
+        mean, p95 = rows[tier]
+        assert mean == pytest.approx(px, rel=0.05) and p95 == pytest.approx(px, rel=0.1), (tier, rows)
+
+
 def test_local_listing_is_sorted_and_relative(tmp_path: Path, synth, video_writer, folder_writer, make_config) -> None:
     video_writer(tmp_path / "src" / "b.avi", synth(4))
     folder_writer(tmp_path / "src" / "a" / "shot", synth(4))
