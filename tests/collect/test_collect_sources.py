@@ -132,3 +132,16 @@ def test_local_listing_is_sorted_and_relative(tmp_path: Path, synth, video_write
     clips, errors = list_clips(load_config(make_config([{"kind": "local", "path": str(tmp_path / "src")}])).sources)
     assert [(c.key, c.media) for c in clips] == [("local:src/a/shot", "frames"), ("local:src/b.avi", "video")]
     assert not errors
+
+
+def test_every_static_candidate_is_counted_once(tmp_home: Path, tmp_path: Path, synth, video_writer,
+                                               make_config) -> None:
+    # 20 static frames, stride 1, 4 slots: frame0 can be 0..17 every 2 frames (9 candidates);
+    # slots are 18 // 4 = 4 frames long, so frame0 = 16 falls in a fifth slot and is not planned:
+    # 8 candidates, none moves, so none fills its slot and each is rejected once as near-static
+    video_writer(tmp_path / "v" / "static.avi", synth(20, size=(96, 64), static=True))
+    cfg = make_config([{"kind": "local", "path": str(tmp_path / "v")}],
+                      sampling={"strides": [1], "max_per_clip": 4, "tiers": ["native"]})
+    report = collect(load_config(cfg), progress=False, plot=False)
+    assert report.triplets_total == 0
+    assert dict(report.rejected) == {"near_static": 8}
