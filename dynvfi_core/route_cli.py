@@ -141,9 +141,11 @@ def compare_scorers(values: list[str], device: str | None = None) -> dict[str, o
     return out
 
 
-def _triplets(args: argparse.Namespace) -> list:
-    from dynvfi_core.triplets import discover
+def _triplets(args: argparse.Namespace) -> tuple[list, list]:
+    """The triplets to evaluate and what discovery skipped (incomplete folders, dangling entries)."""
+    from dynvfi_core.triplets import discover_all
 
+    skipped: list = []
     if args.snu_film:
         from dynvfi_core.routing.snufilm import SUBSETS, load_snu_film
 
@@ -152,12 +154,12 @@ def _triplets(args: argparse.Namespace) -> list:
     else:
         if args.subsets or args.snu_film_lists:
             raise ConfigError("--subsets and --snu-film-lists apply to --snu-film only")
-        found = discover(args.data, args.root, strict=args.strict)
+        found, skipped = discover_all(args.data, args.root, strict=args.strict)
     if args.limit is not None:
         if args.limit < 1:
             raise ConfigError(f"--limit must be at least 1, got {args.limit}")
         found = found[: args.limit]
-    return found
+    return found, skipped
 
 
 def _calibration_triplets(args: argparse.Namespace) -> list | None:
@@ -177,7 +179,7 @@ def cmd_route_eval(args: argparse.Namespace) -> int:
 
     preflight.output_dir(args.out, "--out")
     console = _console()
-    triplets = _triplets(args)
+    triplets, skipped = _triplets(args)
     scorer = _scorer(args, console)
     share = args.heavy_share if args.heavy_share is not None else (
         1 / 3 if args.threshold is None and args.budget is None else None)
@@ -185,7 +187,7 @@ def cmd_route_eval(args: argparse.Namespace) -> int:
                         seed=args.seed, threshold=args.threshold, budget=args.budget, group_by=args.group_by,
                         device=args.device, compare=compare_scorers(args.compare, args.device),
                         calibrate_on=_calibration_triplets(args), perceptual=args.perceptual,
-                        cost_repeats=args.cost_repeats)
+                        cost_repeats=args.cost_repeats, skipped=skipped)
     print_route_table(result, console)
     console.print(f"PSNR in dB; time/heavy includes scoring. Wrote {result['files']['markdown']}, "
                   f"{result['files']['json']} and the quality-cost curve {result['files']['plot']}")
@@ -200,7 +202,7 @@ def cmd_heavy_compare(args: argparse.Namespace) -> int:
     preflight.output_dir(args.out, "--out")
     console = _console()
     candidates = candidate_list(args.fast, args.candidate or default_candidates())  # fails before any model loads
-    triplets = _triplets(args)
+    triplets, _ = _triplets(args)
     dpa = load_scorer(args.dpa, args.device) if args.dpa is not None else None
     result = heavy_compare(triplets, args.fast, candidates, args.out, dpa=dpa, heavy_share=args.heavy_share,
                            device=args.device, seed=args.seed)

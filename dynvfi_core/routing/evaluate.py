@@ -38,7 +38,7 @@ from dynvfi_core.routing.pipeline import sync_device
 from dynvfi_core.routing.report import plot_sweep, write_markdown
 from dynvfi_core.routing.scorers import Scorer, motion_magnitude, scorer_name
 from dynvfi_core.routing.snufilm import SUBSETS as SNU_SUBSETS
-from dynvfi_core.triplets import TripletRef
+from dynvfi_core.triplets import Skipped, TripletRef
 
 #: seeded draws of random routing whose spread is reported next to its exact expectation
 RANDOM_DRAWS = 20
@@ -483,6 +483,7 @@ def route_eval(
     calibrate_on: list[TripletRef] | None = None,
     perceptual: bool = False,
     cost_repeats: int = 5,
+    skipped: Sequence[Skipped] = (),
 ) -> dict:
     """Evaluate routing on ``triplets``; write results.json, results.md, curve.png, pairs.csv to ``out_dir``.
 
@@ -494,6 +495,8 @@ def route_eval(
     ``perceptual``: also rank the scorers against the fast model's perceptual error.
     ``cost_repeats``: runs per frame size in the calm cost pass behind the time-aim verdict
     (:func:`measure_costs`); 0 judges the time aim on the live timings instead.
+    ``skipped``: what discovery left out of ``triplets`` (incomplete folders, dangling list
+    entries), listed in the report so its pair count can be checked against the data.
     Returns the JSON dict.
     """
     if threshold is not None or budget is not None:
@@ -516,7 +519,8 @@ def route_eval(
         "config": {"fast": fast.name, "heavy": heavy.name, "scorer": scorer_name(scorer), "seed": seed,
                    "random_draws": RANDOM_DRAWS, "n_pairs": len(triplets), "device": str(fast.device),
                    "cost_repeats": cost_repeats,
-                   "torch_threads": torch.get_num_threads()},
+                   "torch_threads": torch.get_num_threads(),
+                   "skipped": [{"where": str(k.where), "reason": k.reason} for k in skipped]},
         **result,
         "files": {"json": str(out_dir / "results.json"), "markdown": str(out_dir / "results.md"),
                   "plot": str(out_dir / "curve.png"), "pairs": str(out_dir / "pairs.csv")},

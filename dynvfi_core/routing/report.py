@@ -44,6 +44,15 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
+def _skipped_lines(skipped: list[dict]) -> list[str]:
+    """One line per input left out of the evaluation (the first 10), so missing pairs are explained."""
+    if not skipped:
+        return []
+    more = [f"  - and {len(skipped) - 10} more (results.json lists all)"] if len(skipped) > 10 else []
+    return [f"- {len(skipped)} incomplete triplet(s) skipped:",
+            *(f"  - `{s['where']}`: {s['reason']}" for s in skipped[:10]), *more]
+
+
 def markdown(result: dict) -> str:
     """The whole report as Markdown: setup, one table per subset, and a summary table."""
     cfg = result["config"]
@@ -56,6 +65,7 @@ def markdown(result: dict) -> str:
         f"its exact expectation (spread over {cfg['random_draws']} draws, seed {cfg['seed']}); oracle = the same number of heavy pairs, "
         "those where the heavy model gains most PSNR (uses ground truth)"),
         "- routed time includes scoring; s/pair is model time only (frames already decoded)",
+        *_skipped_lines(cfg.get("skipped", [])),
         ("- routed gain / heavy gain is the paper's yardstick (it keeps ~85% of VFIformer's gain on "
          "SNU-FILM Extreme); routed gain / oracle gain is the stricter one of this project"),
         ("- time aim: routed s/pair <= fast s/pair on the easy share + heavy s/pair on the hard share "

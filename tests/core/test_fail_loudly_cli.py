@@ -109,6 +109,19 @@ def test_incomplete_triplet_folder_warned_and_refused_under_strict(vimeo, capsys
     assert "PSNR" not in _one_line_error(capsys, "--strict", "broken")
 
 
+def test_route_eval_report_lists_what_it_skipped(vimeo, tmp_path, capsys) -> None:
+    """The report's pair count is explained: the incomplete folder is named with its reason."""
+    out = tmp_path / "re"
+    assert main(["route-eval", "--data", str(vimeo), "--fast", "blend", "--heavy", "tta(blend)",
+                 "--cost-repeats", "0", "--out", str(out)]) == 0
+    report = json.loads((out / "results.json").read_text())
+    assert report["config"]["n_pairs"] == 2
+    assert report["config"]["skipped"] == [{"where": str(vimeo / "broken"),
+                                            "reason": "incomplete Vimeo90K triplet: im3.png missing"}]
+    assert f"- 1 incomplete triplet(s) skipped:\n  - `{vimeo / 'broken'}`: incomplete Vimeo90K triplet: im3.png missing" \
+        in (out / "results.md").read_text()
+
+
 def test_vimeo_list_entry_without_folder_counted(tmp_path, capsys, caplog) -> None:
     root = tmp_path / "v"
     for k in (1, 2, 3):
