@@ -1,0 +1,274 @@
+"""One clip through the collector's worker (``collect.worker.process_clip``), counts planned by hand.
+
+The pipeline tests check which triplets end up in the database; these check the worker's own
+bookkeeping on clips built to make every number predictable: how many candidates each rejection
+reason claims (a broken frame, a truncated clip, an irregular timestamp), when decoding stops,
+which frames are written and how, what a tier share stores, and what a failing clip leaves behind.
+Clips come from an in-memory reader (exact frames and timestamps) or a real frame folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import collect.worker as worker
+from collect.config import Download, Filters, Sampling
+from collect.frames import Frame, FrameReader, Meta
+from collect.sources import ClipSpec
+from collect.worker import ClipTask, clip_dir, process_clip
+
+FPS = 25.0
+
+
+class ListReader(FrameReader):
+    """Frames from memory: ``None`` is an undecodable frame; the clip may end before ``declared``."""
+
+    def __init__(self, frames: list[np.ndarray | None], times: list[float] | None = None,
+                 declared: int | None = None, problem: str | None = None, fail_at: int | None = None) -> None:
+        first = next(f for f in frames if f is not None)
+        self.frames, self.times, self.fail_at = frames, times, fail_at
+        self.meta = Meta(first.shape[1], first.shape[0], FPS, declared, "memory")
+        self._problem = problem
+        self.closed = False
+
+    def __iter__(self) -> Iterator[Frame]:
+        for i, bgr in enumerate(self.frames):
+            if i == self.fail_at:
+                raise OSError("disk gone\nread failed at frame %d  " % i)
+            yield Frame(i, bgr, self.times[i] if self.times else None)
+        self.problem = self._problem
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _task(tmp_path: Path, *, media: str = "video", uri: str = "memory", strides: tuple[int, ...] = (1,),
+          max_per_clip: int = 9, tiers: tuple[str, ...] = ("native",), tier_share: tuple = (),
+          threads: int = 1, compression: int = 1, **filters: object) -> ClipTask:
+    sampling = Sampling(strides=strides, max_per_clip=max_per_clip, tiers=tiers, tier_share=tier_share)
+    clip = ClipSpec(key="local:clip", group="clip", kind="local", uri=uri, media=media, fps=None, sampling=sampling)
+    return ClipTask(clip, "sig", Filters(**{"min_short_side": 32, "min_motion": 0.0, **filters}),
+                    str(tmp_path / "data"), compression, Download(), threads)
+
+
+def _run(monkeypatch: pytest.MonkeyPatch, task: ClipTask, reader: ListReader) -> worker.ClipResult:
+    monkeypatch.setattr(worker, "open_reader", lambda path, media, fps: reader)
+    return process_clip(task)
+
+
+def test_broken_and_missing_frames_count_one_decode_failure_per_slot(tmp_path: Path, monkeypatch, synth) -> None:
+    """Stride 1, nine one-candidate slots (frame0 = 0, 2, ..., 16) of a clip declared 20 frames long.
+
+    Frames 5 and 6 do not decode: frame0 = 4 (frames 4-6) and 6 (6-8) fail. The clip ends after
+    frame 11: frame0 = 10, 12, 14 and 16 never get their last frame. 2 + 4 = 6 failures, 3 kept.
+    """
+    frames: list = synth(12)
+    frames[5] = frames[6] = None
+    reader = ListReader(frames, declared=20, problem="2 frames unreadable")
+    result = _run(monkeypatch, _task(tmp_path), reader)
+    assert result.error is None and reader.closed
+    assert [s[:2] for s in result.samples] == [[0, 1], [2, 1], [8, 1]]
+    assert result.stats == {
+        "rejected": {"decode_failure": 6},
+        "tiers_skipped": [],
+        "strides_skipped": {},
+        "decoded_frames": 12,
+        "declared_frames": 20,
+        "backend": "memory",
+        "warnings": ["2 frames unreadable", "decoded 12 of 20 declared frames"],
+        "cuts": [],
+        "jumps_explained": [],
+    }
+    # the clip ran out: its length is what decoded, not what the container promised
+    assert result.num_frames == 12
+    assert (result.fps, result.width, result.height) == (FPS, 96, 64)
+
+
+def test_decoding_stops_once_every_slot_is_filled(tmp_path: Path, monkeypatch, synth) -> None:
+    """Three slots of three candidates (frame0 0-4, 6-10, 12-16, step 2) in a 20-frame clip: the
+    first of each is kept, so the clip is done when frame0 = 12 is judged, at frame 14."""
+    result = _run(monkeypatch, _task(tmp_path, max_per_clip=3), ListReader(synth(20), declared=20))
+    assert [s[:2] for s in result.samples] == [[0, 1], [6, 1], [12, 1]]
+    assert result.stats["decoded_frames"] == 15 and result.stats["warnings"] == []
+    assert result.num_frames == 20  # not exhausted: the declared length stands
+    assert result.stats["rejected"] == {}
+
+
+def test_unknown_length_stops_after_the_last_planned_candidate(tmp_path: Path, monkeypatch, synth) -> None:
+    """Without a declared length the plan is one candidate every 2 frames (frame0 0, 2, 4): the
+    worker needs frames up to 6 and no more, and the clip's length is unknown, not 7."""
+    result = _run(monkeypatch, _task(tmp_path, max_per_clip=3), ListReader(synth(30)))
+    assert result.stats["decoded_frames"] == 7 and result.num_frames is None
+    assert len(result.triplets) == 3
+
+
+def test_irregular_timestamps_are_rejected_and_counted_once(tmp_path: Path, monkeypatch, synth) -> None:
+    """Frames 0.04 s apart; frames 9 and 13 are 0.02 s late, frame 5 is 0.004 s late.
+
+    frame0 = 8 (gaps 0.06/0.02) and 12 are irregular; frame0 = 4 (0.044/0.036) is within the
+    25% tolerance (0.008 < 0.25 x 0.044). With a tolerance of 0.1 it is rejected too.
+    """
+    times = [i / FPS for i in range(20)]
+    times[9] += 0.02
+    times[13] += 0.02
+    times[5] += 0.004
+    result = _run(monkeypatch, _task(tmp_path), ListReader(synth(20), times, declared=20))
+    assert result.stats["rejected"] == {"irregular_timing": 2}
+    assert [s[0] for s in result.samples] == [0, 2, 4, 6, 10, 14, 16]
+    strict = _run(monkeypatch, _task(tmp_path, timing_tolerance=0.1), ListReader(synth(20), times, declared=20))
+    assert strict.stats["rejected"] == {"irregular_timing": 3}
+
+
+def test_near_static_threshold_is_in_256p_pixels(tmp_path: Path, monkeypatch, synth) -> None:
+    """A 2 px/frame pan at native 96x64 moves 4 px over a stride-1 triplet, 16 px in 256p units.
+
+    A threshold just below that keeps every candidate; just above, all nine are near-static.
+    """
+    ok = _run(monkeypatch, _task(tmp_path, min_motion=15.0), ListReader(synth(20), declared=20))
+    assert len(ok.samples) == 9 and ok.stats["rejected"] == {}
+    static = _run(monkeypatch, _task(tmp_path, min_motion=17.0), ListReader(synth(20), declared=20))
+    assert static.samples == [] and static.stats["rejected"] == {"near_static": 9}
+
+
+def test_a_ready_made_triplet_skips_the_motion_filter(tmp_path: Path, synth, folder_writer) -> None:
+    """A fixed triplet is imported whole even when it does not move (its frames are what they are)."""
+    folder = tmp_path / "triplet"
+    still = synth(1)[0]
+    for name in ("frame_00.png", "frame_01_gt.png", "frame_02.png"):
+        folder_writer(folder, [still], pattern=name)
+    task = _task(tmp_path, media="triplet", uri=str(folder), min_motion=1.0)
+    result = process_clip(task)
+    assert result.error is None and [s[:2] for s in result.samples] == [[0, 1]]
+    assert result.triplets[0].motion_mean == 0.0
+
+
+def _expected_share(key: str, frame0: int, stride: int, tier: str) -> float:
+    """in_tier's draw, recomputed from its definition: sha256 of the sample's name as [0, 1)."""
+    digest = hashlib.sha256(f"tier:{key}#{frame0}#{stride}#{tier}".encode()).hexdigest()
+    return int(digest[:15], 16) / 16**15
+
+
+def test_tier_share_stores_a_fixed_subset_at_its_tier_and_every_sample_at_the_others(tmp_path: Path,
+                                                                                  monkeypatch, synth) -> None:
+    """A 456x288 clip at native and 256p (405x256), native keeping half of the samples."""
+    frames = synth(20, size=(456, 288), shift=3)
+    task = _task(tmp_path, tiers=("native", "256p"), tier_share=(("native", 0.5),))
+    result = _run(monkeypatch, task, ListReader(frames, declared=20))
+    samples = [(f0, s) for f0, s, _ in result.samples]
+    assert len(samples) == 9
+    by_tier = {t: [(r.frame0, r.stride) for r in result.triplets if r.tier == t] for t in ("native", "256p")}
+    assert by_tier["256p"] == samples
+    native = [(f0, s) for f0, s in samples if _expected_share("local:clip", f0, s, "native") < 0.5]
+    assert 0 < len(native) < len(samples)  # the case below only means something if some are left out
+    assert by_tier["native"] == native
+    sizes = {r.tier: (r.width, r.height) for r in result.triplets}
+    assert sizes == {"native": (456, 288), "256p": (405, 256)}
+    # stored at the 256p tier: the INTER_AREA resize of the decoded frame, read back from its PNG
+    first = next(r for r in result.triplets if r.tier == "256p")
+    stored = cv2.imread(str(tmp_path / "data" / first.path_gt))
+    assert np.array_equal(stored, cv2.resize(frames[first.frame0 + 1], (405, 256), interpolation=cv2.INTER_AREA))
+
+
+def test_each_frame_is_written_once_and_shared_by_its_samples(tmp_path: Path, monkeypatch, synth) -> None:
+    """Stride 1 and 2 samples from frame 0 share frames 0 and 2; nothing is encoded twice, and a
+    partial file left by a killed earlier attempt is removed."""
+    folder = tmp_path / "data" / "frames" / "native" / clip_dir("local:clip")
+    folder.mkdir(parents=True)
+    (folder / "000099.png.part").write_bytes(b"half")
+    writes: list[Path] = []
+    real = worker.write_bytes
+    monkeypatch.setattr(worker, "write_bytes", lambda path, data, **kw: (writes.append(path), real(path, data, **kw)))
+    frames = synth(12)
+    result = _run(monkeypatch, _task(tmp_path, strides=(1, 2), max_per_clip=4), ListReader(frames, declared=12))
+    used = sorted({i for r in result.triplets for i in (r.frame0, r.frame0 + r.stride, r.frame0 + 2 * r.stride)})
+    assert sorted(writes) == [folder / f"{i:06d}.png" for i in used]
+    assert sorted(p.name for p in folder.iterdir()) == [f"{i:06d}.png" for i in used]
+    for r in result.triplets:
+        assert r.path_gt == f"frames/native/{clip_dir('local:clip')}/{r.frame0 + r.stride:06d}.png"
+        assert np.array_equal(cv2.imread(str(tmp_path / "data" / r.path_gt)), frames[r.frame0 + r.stride])
+
+
+@pytest.mark.parametrize("compression, row_filter", [(1, 2), (0, 0)])
+def test_png_rows_use_the_up_filter_unless_uncompressed(tmp_path: Path, monkeypatch, compression: int,
+                                                       row_filter: int, synth) -> None:
+    """Every row of a written PNG starts with its filter byte: 2 ("up") when compressing, 0 (none)
+    without compression, where filtering costs time and saves nothing."""
+    result = _run(monkeypatch, _task(tmp_path, compression=compression, max_per_clip=1),
+                  ListReader(synth(4), declared=4))
+    data = (tmp_path / "data" / result.triplets[0].path0).read_bytes()
+    idat, pos = b"", 8
+    while pos < len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        if data[pos + 4:pos + 8] == b"IDAT":
+            idat += data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    rows = [raw[r * (1 + 96 * 3)] for r in range(64)]
+    assert set(rows[1:]) == {row_filter}  # row 0 has nothing above it: libpng may pick another there
+    assert (len(data) > 64 * 96 * 3) == (compression == 0)
+
+
+def test_png_frames_of_a_folder_are_copied_byte_for_byte(tmp_path: Path, synth) -> None:
+    """An 8-bit RGB PNG stored at its own size is the source file itself, not a re-encoding."""
+    src = tmp_path / "shot"
+    src.mkdir()
+    for i, f in enumerate(synth(8)):  # compression 9: a re-encoding (level 1, "up" filter) would differ
+        cv2.imwrite(str(src / f"{i:04d}.png"), f, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    result = process_clip(_task(tmp_path, media="frames", uri=str(src), max_per_clip=2))
+    assert result.error is None
+    for r in result.triplets:
+        for rel, i in zip((r.path0, r.path_gt, r.path1), (r.frame0, r.frame0 + 1, r.frame0 + 2)):
+            assert (tmp_path / "data" / rel).read_bytes() == (src / f"{i:04d}.png").read_bytes()
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_a_failing_clip_leaves_no_frames_and_says_why(tmp_path: Path, monkeypatch, threads: int, synth) -> None:
+    """The decoder fails at frame 9, after frames 0-6 were written: the clip is an error, its
+    written frames and stale partial files are removed, and the reader is closed."""
+    folder = tmp_path / "data" / "frames" / "native" / clip_dir("local:clip")
+    folder.mkdir(parents=True)
+    (folder / "000003.png.part").write_bytes(b"half")  # left by a killed earlier attempt
+    reader = ListReader(synth(20), declared=20, fail_at=9)
+    result = _run(monkeypatch, _task(tmp_path, threads=threads), reader)
+    assert result.error == "OSError: read failed at frame 9"
+    assert (result.triplets, result.samples, result.stats) == ([], [], {})
+    assert reader.closed and list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_parallel_png_writing_stores_the_same_files(tmp_path: Path, monkeypatch, threads: int, synth) -> None:
+    result = _run(monkeypatch, _task(tmp_path, threads=threads, max_per_clip=20),
+                  ListReader(synth(40), declared=40))
+    folder = tmp_path / "data" / "frames" / "native" / clip_dir("local:clip")
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [f"{i:06d}.png" for i in range(39)]
+    frames = synth(40)
+    assert all(np.array_equal(cv2.imread(str(folder / n)), frames[i]) for i, n in enumerate(names))
+    assert len(result.triplets) == 19
+
+
+def test_clip_size_checks_name_the_setting(tmp_path: Path, monkeypatch, synth) -> None:
+    """A 96x64 clip: 64p is enough for min_short_side 64 (not below it), 65 is not; a tier that
+    would upscale every time is an error, and one skipped tier is reported next to a kept one."""
+    ok = _run(monkeypatch, _task(tmp_path, min_short_side=64), ListReader(synth(6), declared=6))
+    assert ok.error is None
+    small = _run(monkeypatch, _task(tmp_path, min_short_side=65), ListReader(synth(6), declared=6))
+    assert small.error == "96x64 is smaller than 65p (min_short_side)"
+    upscale = _run(monkeypatch, _task(tmp_path, tiers=("720p", "256p")), ListReader(synth(6), declared=6))
+    assert upscale.error == "96x64: every configured tier (720p, 256p) would upscale it"
+    mixed = _run(monkeypatch, _task(tmp_path, tiers=("720p", "native")), ListReader(synth(6), declared=6))
+    assert mixed.stats["tiers_skipped"] == ["720p"]
+
+
+def test_clip_dir_is_readable_and_collision_free() -> None:
+    assert clip_dir("local:a b/c.mp4") == "local_a_b_c.mp4-" + hashlib.sha256(b"local:a b/c.mp4").hexdigest()[:10]
+    assert clip_dir("local:a b") != clip_dir("local:a_b")  # same slug, different clips
+    assert clip_dir("..") == "-" + hashlib.sha256(b"..").hexdigest()[:10]
+    assert len(clip_dir("x" * 500)) == 80 + 1 + 10
