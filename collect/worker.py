@@ -162,10 +162,11 @@ class _FrameWriter:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
     def undo(self) -> None:
+        """Remove every frame this clip wrote (after waiting for queued writes; an interrupted
+        write removes its own temporary file)."""
         self.close()
         for rel in self.written.values():
-            for p in (self.root / rel, self.root / (rel + ".part")):
-                p.unlink(missing_ok=True)
+            (self.root / rel).unlink(missing_ok=True)
 
 
 def _local_path(task: ClipTask) -> Path:

@@ -10,8 +10,11 @@ Clips come from an in-memory reader (exact frames and timestamps) or a real fram
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 import zlib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -23,6 +26,7 @@ from collect.config import Download, Filters, Sampling
 from collect.frames import Frame, FrameReader, Meta
 from collect.sources import ClipSpec
 from collect.worker import ClipTask, clip_dir, process_clip
+from dynvfi_core.analysis import phash
 
 FPS = 25.0
 
@@ -31,9 +35,11 @@ class ListReader(FrameReader):
     """Frames from memory: ``None`` is an undecodable frame; the clip may end before ``declared``."""
 
     def __init__(self, frames: list[np.ndarray | None], times: list[float] | None = None,
-                 declared: int | None = None, problem: str | None = None, fail_at: int | None = None) -> None:
+                 declared: int | None = None, problem: str | None = None, fail_at: int | None = None,
+                 failure: Exception | None = None) -> None:
         first = next(f for f in frames if f is not None)
         self.frames, self.times, self.fail_at = frames, times, fail_at
+        self.failure = failure or OSError(f"disk gone\nretrying\nread failed at frame {fail_at}  ")
         self.meta = Meta(first.shape[1], first.shape[0], FPS, declared, "memory")
         self._problem = problem
         self.closed = False
@@ -41,7 +47,7 @@ class ListReader(FrameReader):
     def __iter__(self) -> Iterator[Frame]:
         for i, bgr in enumerate(self.frames):
             if i == self.fail_at:
-                raise OSError("disk gone\nread failed at frame %d  " % i)
+                raise self.failure
             yield Frame(i, bgr, self.times[i] if self.times else None)
         self.problem = self._problem
 
@@ -51,11 +57,12 @@ class ListReader(FrameReader):
 
 def _task(tmp_path: Path, *, media: str = "video", uri: str = "memory", strides: tuple[int, ...] = (1,),
           max_per_clip: int = 9, tiers: tuple[str, ...] = ("native",), tier_share: tuple = (),
-          threads: int = 1, compression: int = 1, **filters: object) -> ClipTask:
+          threads: int = 1, compression: int = 1, fps: float | None = None, download: Download = Download(),
+          **filters: object) -> ClipTask:
     sampling = Sampling(strides=strides, max_per_clip=max_per_clip, tiers=tiers, tier_share=tier_share)
-    clip = ClipSpec(key="local:clip", group="clip", kind="local", uri=uri, media=media, fps=None, sampling=sampling)
+    clip = ClipSpec(key="local:clip", group="clip", kind="local", uri=uri, media=media, fps=fps, sampling=sampling)
     return ClipTask(clip, "sig", Filters(**{"min_short_side": 32, "min_motion": 0.0, **filters}),
-                    str(tmp_path / "data"), compression, Download(), threads)
+                    str(tmp_path / "data"), compression, download, threads)
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, task: ClipTask, reader: ListReader) -> worker.ClipResult:
@@ -133,6 +140,9 @@ def test_near_static_threshold_is_in_256p_pixels(tmp_path: Path, monkeypatch, sy
     """
     ok = _run(monkeypatch, _task(tmp_path, min_motion=15.0), ListReader(synth(20), declared=20))
     assert len(ok.samples) == 9 and ok.stats["rejected"] == {}
+    # stored at the native tier, in native pixels again: 4 px
+    assert all(r.motion_mean == pytest.approx(4.0, rel=0.04) and r.motion_p95 == pytest.approx(4.0, rel=0.04)
+               for r in ok.triplets)
     static = _run(monkeypatch, _task(tmp_path, min_motion=17.0), ListReader(synth(20), declared=20))
     assert static.samples == [] and static.stats["rejected"] == {"near_static": 9}
 
@@ -170,6 +180,26 @@ def test_tier_share_stores_a_fixed_subset_at_its_tier_and_every_sample_at_the_ot
     assert by_tier["native"] == native
     sizes = {r.tier: (r.width, r.height) for r in result.triplets}
     assert sizes == {"native": (456, 288), "256p": (405, 256)}
+    # a 3 px/frame pan moves 6 px over a stride-1 triplet at 288p, 6 x 256/288 px at 256p: the
+    # flow is measured once, on the 256p analysis copy (DIS reads 2-4% high there), and rescaled
+    # per tier, so the two tiers' values are in the ratio of their sizes (to the stored rounding)
+    for r in result.triplets:
+        expected = 6.0 * (1.0 if r.tier == "native" else 256 / 288)
+        assert r.motion_mean == pytest.approx(expected, rel=0.05) and r.motion_p95 == pytest.approx(expected, rel=0.05)
+        assert r.effective_fps == FPS
+    assert all(round(v, 4) == v for r in result.triplets for v in (r.motion_mean, r.motion_p95))  # 4 decimals
+    at = {(r.tier, r.frame0): r for r in result.triplets}
+    for (tier, f0), r in at.items():
+        if tier == "native":
+            low = at["256p", f0]
+            assert r.motion_mean / low.motion_mean == pytest.approx(288 / 256, abs=1e-4)
+            assert r.motion_p95 / low.motion_p95 == pytest.approx(288 / 256, abs=1e-4)
+    # the near-duplicate hash is the ground truth's, taken on the 256p analysis copy
+    for f0, stride, digest in result.samples:
+        small = cv2.resize(frames[f0 + stride], (405, 256), interpolation=cv2.INTER_AREA)
+        assert digest == phash(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
+    assert all(r.phash == dict(((f0, s), d) for f0, s, d in result.samples)[r.frame0, r.stride]
+               for r in result.triplets)
     # stored at the 256p tier: the INTER_AREA resize of the decoded frame, read back from its PNG
     first = next(r for r in result.triplets if r.tier == "256p")
     stored = cv2.imread(str(tmp_path / "data" / first.path_gt))
@@ -187,6 +217,8 @@ def test_each_frame_is_written_once_and_shared_by_its_samples(tmp_path: Path, mo
     monkeypatch.setattr(worker, "write_bytes", lambda path, data, **kw: (writes.append(path), real(path, data, **kw)))
     frames = synth(12)
     result = _run(monkeypatch, _task(tmp_path, strides=(1, 2), max_per_clip=4), ListReader(frames, declared=12))
+    assert result.stats["rejected"] == {}
+    assert {(r.stride, r.effective_fps) for r in result.triplets} == {(1, FPS), (2, FPS / 2)}
     used = sorted({i for r in result.triplets for i in (r.frame0, r.frame0 + r.stride, r.frame0 + 2 * r.stride)})
     assert sorted(writes) == [folder / f"{i:06d}.png" for i in used]
     assert sorted(p.name for p in folder.iterdir()) == [f"{i:06d}.png" for i in used]
@@ -235,10 +267,18 @@ def test_a_failing_clip_leaves_no_frames_and_says_why(tmp_path: Path, monkeypatc
     folder = tmp_path / "data" / "frames" / "native" / clip_dir("local:clip")
     folder.mkdir(parents=True)
     (folder / "000003.png.part").write_bytes(b"half")  # left by a killed earlier attempt
+    real = worker.write_bytes
+
+    def slow_write(path: Path, data: bytes, **kw: object) -> Path:
+        time.sleep(0.05)  # writes still queued or running when the failure arrives
+        return real(path, data, **kw)
+
+    monkeypatch.setattr(worker, "write_bytes", slow_write)
     reader = ListReader(synth(20), declared=20, fail_at=9)
     result = _run(monkeypatch, _task(tmp_path, threads=threads), reader)
-    assert result.error == "OSError: read failed at frame 9"
+    assert result.error == "OSError: read failed at frame 9" and result.key == "local:clip"
     assert (result.triplets, result.samples, result.stats) == ([], [], {})
+    time.sleep(0.3)  # a write still running when the clip was undone would land now
     assert reader.closed and list(folder.iterdir()) == []
 
 
@@ -269,6 +309,141 @@ def test_clip_size_checks_name_the_setting(tmp_path: Path, monkeypatch, synth) -
 
 def test_clip_dir_is_readable_and_collision_free() -> None:
     assert clip_dir("local:a b/c.mp4") == "local_a_b_c.mp4-" + hashlib.sha256(b"local:a b/c.mp4").hexdigest()[:10]
+    assert clip_dir("XY Clip.MOV").startswith("XY_Clip.MOV-")  # letters of either case are kept
     assert clip_dir("local:a b") != clip_dir("local:a_b")  # same slug, different clips
     assert clip_dir("..") == "-" + hashlib.sha256(b"..").hexdigest()[:10]
     assert len(clip_dir("x" * 500)) == 80 + 1 + 10
+
+
+@pytest.mark.parametrize("failure, error", [
+    (ValueError(), "ValueError: "),
+    (MemoryError("cannot allocate 3 GiB"), "MemoryError: cannot allocate 3 GiB"),
+])
+def test_a_decoder_failure_without_a_message_is_still_one_line(tmp_path: Path, monkeypatch, synth,
+                                                               failure: Exception, error: str) -> None:
+    result = _run(monkeypatch, _task(tmp_path), ListReader(synth(20), declared=20, fail_at=3, failure=failure))
+    assert result.error == error and result.key == "local:clip"
+
+
+def test_an_encoder_failure_names_the_frame(tmp_path: Path, monkeypatch, synth) -> None:
+    monkeypatch.setattr(cv2, "imencode", lambda ext, img, params: (False, None))
+    result = _run(monkeypatch, _task(tmp_path), ListReader(synth(20), declared=20))
+    assert result.error == f"cannot encode PNG for frames/native/{clip_dir('local:clip')}/000000.png"
+
+
+def test_fast_motion_is_not_a_cut_unless_the_residual_check_is_off(tmp_path: Path, monkeypatch, synth) -> None:
+    """A 9 px/frame pan with a hard cut at frame 12: ContentDetector alone flags every frame, the
+    motion-compensated check keeps only the cut. Stride 1, candidates at frame0 = 0, 2, ..., 20
+    (decoding ends at frame 22): the jump into frame 12 lies inside frame0 = 10 (frames 10-12) only."""
+    frames = synth(24, size=(160, 120), shift=9, cuts=(12,))
+    checked = _run(monkeypatch, _task(tmp_path, max_per_clip=11), ListReader(frames, declared=24))
+    assert checked.stats["cuts"] == [12] and checked.stats["jumps_explained"] == [i for i in range(1, 23) if i != 12]
+    assert checked.stats["rejected"] == {"scene_cut": 1} and len(checked.samples) == 10
+    plain = _run(monkeypatch, _task(tmp_path, max_per_clip=11, cut_residual=0.0), ListReader(frames, declared=24))
+    assert plain.stats["cuts"] == list(range(1, 23)) and plain.stats["rejected"] == {"scene_cut": 11}
+
+
+def test_a_static_clip_is_kept_when_min_motion_is_zero(tmp_path: Path, monkeypatch, synth) -> None:
+    """min_motion 0 turns the filter off: zero motion is not below zero."""
+    result = _run(monkeypatch, _task(tmp_path, min_motion=0.0), ListReader(synth(20, static=True), declared=20))
+    assert len(result.samples) == 9 and result.stats["rejected"] == {}
+    assert {r.motion_mean for r in result.triplets} == {0.0}
+
+
+def test_a_clip_too_short_for_any_triplet_stops_at_its_first_frame(tmp_path: Path, monkeypatch, synth) -> None:
+    result = _run(monkeypatch, _task(tmp_path, strides=(4,)), ListReader(synth(8), declared=8))
+    assert result.error is None and result.samples == [] and result.stats["decoded_frames"] == 1
+    assert result.num_frames == 8 and result.stats["rejected"] == {}
+
+
+def test_frames_held_are_those_of_the_longest_triplet(tmp_path: Path, monkeypatch, synth) -> None:
+    """Memory stays bounded on a long clip: while a stride-2 triplet (5 frames) is judged the
+    buffer holds exactly those 5 frames, never more."""
+    held: list[int] = []
+
+    class Recording(worker._ClipScan):
+        def evaluate(self, c) -> None:  # noqa: ANN001 - a Candidate
+            held.append(sum(f is not None for f in self.buffer.values()))
+            super().evaluate(c)
+
+    monkeypatch.setattr(worker, "_ClipScan", Recording)
+    result = _run(monkeypatch, _task(tmp_path, strides=(1, 2), max_per_clip=200), ListReader(synth(120), declared=120))
+    assert len(result.samples) > 50 and max(held) == 5
+
+
+def test_a_tier_below_the_source_is_an_area_resize(tmp_path: Path, monkeypatch, synth) -> None:
+    """720p of a 1000x800 source is 900x720: neither the decoded frame nor the 256p analysis copy."""
+    frames = synth(4, size=(1000, 800), shift=4)
+    result = _run(monkeypatch, _task(tmp_path, tiers=("720p",), max_per_clip=1), ListReader(frames, declared=4))
+    (t,) = result.triplets
+    assert (t.tier, t.width, t.height) == ("720p", 900, 720)
+    stored = cv2.imread(str(tmp_path / "data" / t.path_gt))
+    assert np.array_equal(stored, cv2.resize(frames[1], (900, 720), interpolation=cv2.INTER_AREA))
+
+
+def test_the_reader_gets_the_configured_fps_and_urls_are_downloaded_first(tmp_path: Path, monkeypatch,
+                                                                          synth) -> None:
+    opened: list[tuple] = []
+    fetched: list[tuple] = []
+
+    def fake_open(path: Path, media: str, fps: float | None) -> ListReader:
+        opened.append((path, media, fps))
+        return ListReader(synth(6), declared=6)
+
+    def fake_download(uri: str, folder: Path, max_bytes: int, timeout_s: float) -> Path:
+        fetched.append((uri, folder, max_bytes, timeout_s))
+        return folder / "clip.mp4"
+
+    monkeypatch.setattr(worker, "open_reader", fake_open)
+    monkeypatch.setattr(worker, "download", fake_download)
+    process_clip(_task(tmp_path, media="frames", uri="/footage/shot", fps=50.0))
+    assert opened == [(Path("/footage/shot"), "frames", 50.0)] and fetched == []
+    limits = Download(max_bytes=1000, timeout_s=5.0)
+    process_clip(_task(tmp_path, media="url", uri="https://example.org/c.mp4", download=limits))
+    process_clip(_task(tmp_path, media="url", uri="https://example.org/c.mp4",
+                       download=Download(dir=str(tmp_path / "dl"))))
+    assert fetched == [("https://example.org/c.mp4", tmp_path / "data" / "downloads", 1000, 5.0),
+                       ("https://example.org/c.mp4", tmp_path / "dl", Download().max_bytes, Download().timeout_s)]
+    assert opened[1:] == [(tmp_path / "data" / "downloads" / "clip.mp4", "url", None),
+                          (tmp_path / "dl" / "clip.mp4", "url", None)]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_png_encoding_runs_in_worker_threads_when_asked(tmp_path: Path, monkeypatch, synth, threads: int) -> None:
+    """One writer thread encodes in the decoding thread; more move every encode off it."""
+    on_main: list[bool] = []
+    real = worker.write_bytes
+    monkeypatch.setattr(worker, "write_bytes", lambda path, data, **kw: (
+        on_main.append(threading.current_thread() is threading.main_thread()), real(path, data, **kw))[1])
+    _run(monkeypatch, _task(tmp_path, threads=threads), ListReader(synth(20), declared=20))
+    assert len(on_main) == 19 and set(on_main) == {threads == 1}
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_queued_png_writes_are_bounded(tmp_path: Path, monkeypatch, synth, threads: int) -> None:
+    """Encoding slower than decoding: at most 4 frames per writer thread wait in the queue."""
+    queued: list[int] = []
+
+    class Recording(worker._FrameWriter):
+        def write(self, tier: str, index: int, frame) -> str:  # noqa: ANN001 - a buffered frame
+            rel = super().write(tier, index, frame)
+            queued.append(len(self.pending))
+            return rel
+
+    real = worker.write_bytes
+    monkeypatch.setattr(worker, "write_bytes", lambda path, data, **kw: (time.sleep(0.05), real(path, data, **kw))[1])
+    monkeypatch.setattr(worker, "_FrameWriter", Recording)
+    _run(monkeypatch, _task(tmp_path, threads=threads, max_per_clip=15), ListReader(synth(32), declared=32))
+    assert max(queued) == 4 * threads
+
+
+def test_a_clip_without_usable_strides_keeps_nothing_and_says_why(tmp_path: Path, monkeypatch, synth) -> None:
+    """Only a target frame rate, and the source's rate is unknown: no stride, no triplet, no error."""
+    sampling = Sampling(strides=(), target_fps=(50.0,), max_per_clip=9, tiers=("native",))
+    task = _task(tmp_path)
+    task = replace(task, clip=replace(task.clip, sampling=sampling))
+    reader = ListReader(synth(6), declared=6)
+    reader.meta.fps = None
+    result = _run(monkeypatch, task, reader)
+    assert result.error is None and result.samples == []
+    assert result.stats["strides_skipped"] == {"target_fps_unknown_source_fps": 1}
