@@ -252,3 +252,47 @@ def test_absdiff_scorer_is_the_mean_absolute_input_difference() -> None:
     b[0, :, 0] = 200  # 6 of 72 values differ by 200: mean 16.67
     s = AbsDiffScorer(scale=10.0).score_batch([a, a], [b, a])
     assert s == pytest.approx([1 / (1 + (200 * 6 / 72) / 10), 1.0])
+
+
+def _hand_table() -> PairTable:
+    """Four pairs whose routing outcome is worked out by hand in the test below."""
+    arr = lambda *v: np.array(v, dtype=float)  # noqa: E731
+    return PairTable(
+        ids=["a", "b", "c", "d"], subsets=["x"] * 4,
+        score=arr(0.1, 0.3, 0.5, 0.9), motion=arr(*[np.nan] * 4),
+        psnr_fast=arr(20, 30, 25, 40), ssim_fast=arr(0.5, 0.8, 0.7, 0.9),
+        psnr_heavy=arr(26, 31, 27, 40.5), ssim_heavy=arr(0.7, 0.85, 0.75, 0.92),
+        t_score=arr(0.02, 0.02, 0.02, 0.02), t_fast=arr(0.1, 0.1, 0.1, 0.1), t_heavy=arr(1, 1, 1, 1),
+        alt_score={"motion": arr(0.6, 0.2, 0.1, 0.2)}, alt_t_score={"motion": arr(0.05, 0.05, 0.05, 0.05)})
+
+
+def test_subset_result_by_hand() -> None:
+    """Threshold 0.5: pairs a and b go heavy (c's score equals the threshold: not below it, fast).
+    Gains heavy - fast: 6, 1, 2, 0.5 dB; the oracle with k = 2 picks a and c. The compared
+    router (threshold 0.2) sends c alone; b and d sit exactly at its threshold."""
+    from dynvfi_core.routing.evaluate import subset_result
+
+    r = subset_result(_hand_table(), 0.5, seed=0, alt_thresholds={"motion": 0.2})
+    approx = pytest.approx
+    assert r["n_pairs"] == 4
+    assert r["fast"] == approx({"psnr": 28.75, "ssim": 0.725, "s_per_pair": 0.1})
+    assert r["heavy"] == approx({"psnr": 31.125, "ssim": 0.805, "s_per_pair": 1.0})
+    # routed: (26 + 31 + 25 + 40) / 4; seconds (1 + 1 + 0.1 + 0.1) / 4 + 0.02 of scoring
+    assert r["routed"] == approx({"psnr": 30.5, "ssim": 0.7875, "s_per_pair": 0.57, "heavy_fraction": 0.5})
+    assert r["oracle"] == approx({"psnr": 30.75, "ssim": 0.7875, "s_per_pair": 0.55, "heavy_fraction": 0.5})
+    # random: fast + k/n x mean gain = 28.75 + 0.5 x 2.375
+    assert (r["random"]["psnr"], r["random"]["heavy_fraction"]) == (approx(29.9375), 0.5)
+    assert r["gain_share_of_oracle"] == approx(1.75 / 2)
+    assert r["random_gain_share_of_oracle"] == approx(1.1875 / 2)
+    assert r["gain_share_of_heavy"] == approx(1.75 / 2.375) and r["heavy_gain_db"] == approx(2.375)
+    assert r["time_fraction_of_heavy"] == approx(0.57)
+    # the aim: model seconds of the chosen pairs (0.55) + 25% of the fast model's (0.025)
+    assert r["time_bound_s_per_pair"] == approx(0.575) and r["within_time_bound"] is True
+    assert (r["time_aim_on"], r["score_s_per_pair"]) == ("live timings", approx(0.02))
+    assert r["score_time_fraction_of_fast"] == approx(0.2)
+    alt = r["routed_by"]["motion"]
+    # c alone: (20 + 30 + 27 + 40) / 4; seconds 0.325 + 0.05 of its scoring; its oracle (k = 1) is a
+    assert alt == approx({"psnr": 29.25, "ssim": 0.7375, "s_per_pair": 0.375, "heavy_fraction": 0.25,
+                          "gain_share_of_oracle": 0.5 / 1.5, "gain_share_of_heavy": 0.5 / 2.375,
+                          "time_fraction_of_heavy": 0.375, "time_bound_s_per_pair": 0.35,
+                          "within_time_bound": False})
