@@ -296,3 +296,35 @@ def test_subset_result_by_hand() -> None:
                           "gain_share_of_oracle": 0.5 / 1.5, "gain_share_of_heavy": 0.5 / 2.375,
                           "time_fraction_of_heavy": 0.375, "time_bound_s_per_pair": 0.35,
                           "within_time_bound": False})
+
+
+def test_route_eval_files_hold_what_it_returns(tmp_path: Path, tiny_triplets, diff_scorer, shift_model_spec) -> None:
+    """results.json is the returned dict, pairs.csv one row per pair (no index column), the
+    file names are the documented ones, and one calm cost run already judges the time aim on it."""
+    import pandas as pd
+
+    from dynvfi_core.triplets import Skipped
+
+    out = tmp_path / "deep" / "out"  # parents are created
+    gone = Skipped(tmp_path / "t" / "9", "incomplete triplet folder: frame_02.png missing")
+    res = route_eval(tiny_triplets, diff_scorer, "blend", shift_model_spec, heavy_share=0.5, out_dir=out, seed=3,
+                     progress=False, cost_repeats=1, skipped=[gone])
+    assert res["files"] == {"json": str(out / "results.json"), "markdown": str(out / "results.md"),
+                            "plot": str(out / "curve.png"), "pairs": str(out / "pairs.csv")}
+    assert json.loads((out / "results.json").read_text()) == json.loads(json.dumps(res))
+    assert (out / "results.json").read_text().startswith('{\n "config"')  # indented for reading
+    cfg = res["config"]
+    assert (cfg["seed"], cfg["n_pairs"], cfg["device"], cfg["cost_repeats"]) == (3, 12, "cpu", 1)
+    assert cfg["skipped"] == [{"where": str(gone.where), "reason": gone.reason}]
+    assert res["subsets"]["all"]["time_aim_on"] == "calm cost pass"
+    pairs = pd.read_csv(out / "pairs.csv", dtype={"ids": str})
+    assert len(pairs) == 12 and pairs.columns[0] == "ids" and not any(c.startswith("Unnamed") for c in pairs.columns)
+    assert list(pairs["ids"]) == [t.id for t in tiny_triplets]
+    assert {"cost_fast", "cost_heavy", "cost_score"} <= set(pairs.columns)
+    assert pairs["motion"].isna().all()  # measured only for group_by=motion
+    live = route_eval(tiny_triplets, diff_scorer, "blend", shift_model_spec, out_dir=tmp_path / "o2", progress=False,
+                      cost_repeats=0, group_by="motion")
+    assert live["subsets"][next(iter(live["subsets"]))]["time_aim_on"] == "live timings"
+    assert not pd.read_csv(tmp_path / "o2" / "pairs.csv")["motion"].isna().any()
+    with pytest.raises(InputError, match="^no triplets to evaluate$"):
+        route_eval([], diff_scorer, "blend", shift_model_spec, out_dir=tmp_path / "o3", progress=False)
