@@ -118,7 +118,7 @@ def cmd_eval_triplets(args: argparse.Namespace) -> int:
     print_summary(results)
     if args.json:
         # the folders left out are part of the result: a mean over fewer triplets than the set holds
-        results["skipped"] = [{"where": str(s.where), "reason": s.reason} for s in skipped]
+        results["skipped"] = [s.as_json() for s in skipped]
         write_json(results, args.json)
         print(f"wrote {args.json}")
     return 0

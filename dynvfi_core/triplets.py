@@ -52,6 +52,10 @@ class Skipped:
     where: Path
     reason: str
 
+    def as_json(self) -> dict[str, str]:
+        """The entry as reports list it (eval-triplets --json, route-eval's results.json)."""
+        return {"where": str(self.where), "reason": self.reason}
+
 
 #: the files of each folder layout, for telling an incomplete triplet folder from an unrelated one
 _LAYOUT_FILES = {

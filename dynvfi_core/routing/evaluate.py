@@ -520,7 +520,7 @@ def route_eval(
                    "random_draws": RANDOM_DRAWS, "n_pairs": len(triplets), "device": str(fast.device),
                    "cost_repeats": cost_repeats,
                    "torch_threads": torch.get_num_threads(),
-                   "skipped": [{"where": str(k.where), "reason": k.reason} for k in skipped]},
+                   "skipped": [k.as_json() for k in skipped]},
         **result,
         "files": {"json": str(out_dir / "results.json"), "markdown": str(out_dir / "results.md"),
                   "plot": str(out_dir / "curve.png"), "pairs": str(out_dir / "pairs.csv")},
