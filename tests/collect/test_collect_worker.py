@@ -13,7 +13,7 @@ import hashlib
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -68,6 +68,22 @@ def _task(tmp_path: Path, *, media: str = "video", uri: str = "memory", strides:
 def _run(monkeypatch: pytest.MonkeyPatch, task: ClipTask, reader: ListReader) -> worker.ClipResult:
     monkeypatch.setattr(worker, "open_reader", lambda path, media, fps: reader)
     return process_clip(task)
+
+
+def _before_each_write(monkeypatch: pytest.MonkeyPatch, hook: Callable[[Path], object]) -> None:
+    """Call ``hook(path)`` in the writing thread just before each frame file is written."""
+    real = worker.write_bytes
+
+    def write(path: Path, data: bytes, **kw: object) -> Path:
+        hook(path)
+        return real(path, data, **kw)
+
+    monkeypatch.setattr(worker, "write_bytes", write)
+
+
+def _frames_dir(tmp_path: Path) -> Path:
+    """Where the test clip's native-tier frames are stored."""
+    return tmp_path / "data" / "frames" / "native" / clip_dir("local:clip")
 
 
 def test_broken_and_missing_frames_count_one_decode_failure_per_slot(tmp_path: Path, monkeypatch, synth) -> None:
@@ -209,12 +225,11 @@ def test_tier_share_stores_a_fixed_subset_at_its_tier_and_every_sample_at_the_ot
 def test_each_frame_is_written_once_and_shared_by_its_samples(tmp_path: Path, monkeypatch, synth) -> None:
     """Stride 1 and 2 samples from frame 0 share frames 0 and 2; nothing is encoded twice, and a
     partial file left by a killed earlier attempt is removed."""
-    folder = tmp_path / "data" / "frames" / "native" / clip_dir("local:clip")
+    folder = _frames_dir(tmp_path)
     folder.mkdir(parents=True)
     (folder / "000099.png.part").write_bytes(b"half")
     writes: list[Path] = []
-    real = worker.write_bytes
-    monkeypatch.setattr(worker, "write_bytes", lambda path, data, **kw: (writes.append(path), real(path, data, **kw)))
+    _before_each_write(monkeypatch, writes.append)
     frames = synth(12)
     result = _run(monkeypatch, _task(tmp_path, strides=(1, 2), max_per_clip=4), ListReader(frames, declared=12))
     assert result.stats["rejected"] == {}
@@ -264,16 +279,10 @@ def test_png_frames_of_a_folder_are_copied_byte_for_byte(tmp_path: Path, synth) 
 def test_a_failing_clip_leaves_no_frames_and_says_why(tmp_path: Path, monkeypatch, threads: int, synth) -> None:
     """The decoder fails at frame 9, after frames 0-6 were written: the clip is an error, its
     written frames and stale partial files are removed, and the reader is closed."""
-    folder = tmp_path / "data" / "frames" / "native" / clip_dir("local:clip")
+    folder = _frames_dir(tmp_path)
     folder.mkdir(parents=True)
     (folder / "000003.png.part").write_bytes(b"half")  # left by a killed earlier attempt
-    real = worker.write_bytes
-
-    def slow_write(path: Path, data: bytes, **kw: object) -> Path:
-        time.sleep(0.05)  # writes still queued or running when the failure arrives
-        return real(path, data, **kw)
-
-    monkeypatch.setattr(worker, "write_bytes", slow_write)
+    _before_each_write(monkeypatch, lambda path: time.sleep(0.05))  # writes still queued or running at the failure
     reader = ListReader(synth(20), declared=20, fail_at=9)
     result = _run(monkeypatch, _task(tmp_path, threads=threads), reader)
     assert result.error == "OSError: read failed at frame 9" and result.key == "local:clip"
@@ -286,7 +295,7 @@ def test_a_failing_clip_leaves_no_frames_and_says_why(tmp_path: Path, monkeypatc
 def test_parallel_png_writing_stores_the_same_files(tmp_path: Path, monkeypatch, threads: int, synth) -> None:
     result = _run(monkeypatch, _task(tmp_path, threads=threads, max_per_clip=20),
                   ListReader(synth(40), declared=40))
-    folder = tmp_path / "data" / "frames" / "native" / clip_dir("local:clip")
+    folder = _frames_dir(tmp_path)
     names = sorted(p.name for p in folder.iterdir())
     assert names == [f"{i:06d}.png" for i in range(39)]
     frames = synth(40)
@@ -412,9 +421,7 @@ def test_the_reader_gets_the_configured_fps_and_urls_are_downloaded_first(tmp_pa
 def test_png_encoding_runs_in_worker_threads_when_asked(tmp_path: Path, monkeypatch, synth, threads: int) -> None:
     """One writer thread encodes in the decoding thread; more move every encode off it."""
     on_main: list[bool] = []
-    real = worker.write_bytes
-    monkeypatch.setattr(worker, "write_bytes", lambda path, data, **kw: (
-        on_main.append(threading.current_thread() is threading.main_thread()), real(path, data, **kw))[1])
+    _before_each_write(monkeypatch, lambda path: on_main.append(threading.current_thread() is threading.main_thread()))
     _run(monkeypatch, _task(tmp_path, threads=threads), ListReader(synth(20), declared=20))
     assert len(on_main) == 19 and set(on_main) == {threads == 1}
 
@@ -430,8 +437,7 @@ def test_queued_png_writes_are_bounded(tmp_path: Path, monkeypatch, synth, threa
             queued.append(len(self.pending))
             return rel
 
-    real = worker.write_bytes
-    monkeypatch.setattr(worker, "write_bytes", lambda path, data, **kw: (time.sleep(0.05), real(path, data, **kw))[1])
+    _before_each_write(monkeypatch, lambda path: time.sleep(0.05))
     monkeypatch.setattr(worker, "_FrameWriter", Recording)
     _run(monkeypatch, _task(tmp_path, threads=threads, max_per_clip=15), ListReader(synth(32), declared=32))
     assert max(queued) == 4 * threads
